@@ -1,0 +1,77 @@
+"""One layer implementation, two Keras generations.
+
+The layer logic (``keras_adastride.layers.*Logic``) never imports ``keras`` directly: it reaches
+Keras through ``self._gen``, a :class:`Generation` holding the Keras module (Keras 3 or ``tf_keras``)
+and an ``ops`` namespace with the few tensor functions the layers use. Keras 3 brings
+``keras.ops`` (any backend); ``tf_keras`` gets :data:`TF_OPS`, the same names on TensorFlow.
+"""
+
+import math
+import types
+
+
+class Generation:
+    """A Keras generation: its module (``keras`` or ``tf_keras``) and its ``ops`` namespace."""
+
+    def __init__(self, name, keras_module, ops):
+        self.name = name
+        self.keras = keras_module
+        self.ops = ops
+
+    def __repr__(self):
+        return f"Generation({self.name!r})"
+
+
+def _make_tf_ops():
+    """The subset of ``keras.ops`` the layers use, written with TensorFlow, for ``tf_keras``."""
+    import tensorflow as tf
+
+    def conv(inputs, kernel, strides, padding, data_format, dilation_rate):
+        # TF's CPU kernels only run NHWC: transpose around the op for channels_first.
+        if data_format == "channels_first":
+            inputs = tf.transpose(inputs, (0, 2, 3, 1))
+        outputs = tf.nn.convolution(
+            inputs,
+            kernel,
+            strides=strides,
+            padding=padding.upper(),
+            dilations=dilation_rate,
+            data_format="NHWC",
+        )
+        if data_format == "channels_first":
+            outputs = tf.transpose(outputs, (0, 3, 1, 2))
+        return outputs
+
+    return types.SimpleNamespace(
+        conv=conv,
+        relu=tf.nn.relu,
+        relu6=tf.nn.relu6,
+        sigmoid=tf.math.sigmoid,
+        softplus=tf.math.softplus,
+        multiply=tf.multiply,
+        reshape=tf.reshape,
+        concatenate=lambda xs, axis: tf.concat(xs, axis=axis),
+        pad=lambda x, pad_width: tf.pad(x, pad_width),
+        mean=tf.reduce_mean,
+        square=tf.square,
+        cast=tf.cast,
+        shape=lambda x: tuple(tf.unstack(tf.shape(x))),
+        convert_to_numpy=lambda x: x.numpy(),
+    )
+
+
+def keras3():
+    """The Keras 3 generation (``keras.ops`` works on every backend)."""
+    import keras
+
+    return Generation("keras3", keras, keras.ops)
+
+
+def tf_keras():
+    """The ``tf_keras`` (Keras 2) generation, which TFMOT requires."""
+    import tf_keras as tfk
+
+    return Generation("tf_keras", tfk, _make_tf_ops())
+
+
+LOG_E_MINUS_1 = math.log(math.e - 1.0)

@@ -1,0 +1,50 @@
+"""The Keras 3 layers. Logic lives in the ``*Logic`` classes; this module binds them to
+``keras.layers.Layer`` (``keras_adastride.tfmot`` binds the same logic to ``tf_keras``)."""
+
+import keras
+
+from keras_adastride._backend import keras3
+from keras_adastride.layers.cas import CASLogic
+from keras_adastride.layers.pas import PASLogic
+from keras_adastride.layers.space_to_depth import SpaceToDepthLogic
+from keras_adastride.layers.space_to_depth_conv import SpaceToDepthConvLogic
+from keras_adastride.layers.stride_gate import StrideGateLogic
+
+KERAS3 = keras3()
+_register = keras.saving.register_keras_serializable(package="keras_adastride")
+
+
+@_register
+class StrideGate(StrideGateLogic, keras.layers.Layer):
+    __doc__ = StrideGateLogic.__doc__
+    _gen = KERAS3
+
+
+@_register
+class CAS(CASLogic, keras.layers.Layer):
+    __doc__ = CASLogic.__doc__
+    _gen = KERAS3
+    _gate_class = StrideGate
+
+
+@_register
+class PAS(PASLogic, keras.layers.Layer):
+    __doc__ = PASLogic.__doc__
+    _gen = KERAS3
+    _gate_class = StrideGate
+
+
+@_register
+class SpaceToDepth(SpaceToDepthLogic, keras.layers.Layer):
+    __doc__ = SpaceToDepthLogic.__doc__
+    _gen = KERAS3
+
+
+@_register
+class SpaceToDepthConv(SpaceToDepthConvLogic, keras.layers.Layer):
+    __doc__ = SpaceToDepthConvLogic.__doc__
+    _gen = KERAS3
+    _space_to_depth_class = SpaceToDepth
+
+
+__all__ = ["CAS", "PAS", "SpaceToDepth", "SpaceToDepthConv", "StrideGate"]

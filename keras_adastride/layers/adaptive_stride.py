@@ -1,0 +1,102 @@
+"""What CAS and PAS share: ``output = initial_map(x) ⊙ gate(x)``.
+
+A subclass creates its main op in ``__init__`` and implements ``_build_main``, ``initial_map`` and
+``_main_output_shape``; this base owns the stride gate, the product, the effective-stride report
+and the gate half of ``get_config``.
+"""
+
+from keras_adastride import _validation as check
+
+GATE_CHANNELS = ("single", "per_channel")
+
+
+class AdaptiveStrideLogic:
+    """Base of CAS and PAS. See :class:`StrideGateLogic` for the gate arguments.
+
+    Gate arguments (prefixed ``gate_`` on CAS/PAS):
+        gate_width, gate_depth, gate_activation, target_stride, target_stride_weight: as on the
+            stride gate (``width``, ``depth``, ``activation``, ...).
+        gate_channels: "single" (one spatial gate broadcast over channels, the paper's Figure 10)
+            or "per_channel" (one gate per output channel).
+        gate_init: "identity" (the layer starts exactly as the plain conv/pool) or "random".
+    """
+
+    _gen = None  # the Keras generation, set by the concrete class
+    _gate_class = None  # the StrideGate class of that generation
+
+    def _init_gate(
+        self,
+        *,
+        geometry,
+        per_channel_count,
+        gate_width,
+        gate_depth,
+        gate_channels,
+        gate_activation,
+        gate_init,
+        target_stride,
+        target_stride_weight,
+    ):
+        """Create the gate; ``geometry`` is the main op's kernel/stride/padding/dilation/format."""
+        self.gate_channels = check.one_of(
+            type(self).__name__, "gate_channels", gate_channels, set(GATE_CHANNELS)
+        )
+        self.gate = self._gate_class(
+            **geometry,
+            channels=1 if self.gate_channels == "single" else per_channel_count,
+            width=gate_width,
+            depth=gate_depth,
+            activation=gate_activation,
+            initialization=gate_init,
+            target_stride=target_stride,
+            target_stride_weight=target_stride_weight,
+            dtype=self.dtype_policy,
+            name="gate",
+        )
+
+    @property
+    def _channel_axis(self):
+        return 1 if self.data_format == "channels_first" else -1
+
+    def build(self, input_shape):
+        self._input_channels = check.image_input_shape(
+            type(self).__name__, input_shape, self.data_format
+        )
+        self._build_main(input_shape)
+        self.gate.build(input_shape)
+        super().build(input_shape)
+
+    def call(self, inputs):
+        check.same_channels(
+            type(self).__name__, self._input_channels, inputs.shape, self.data_format
+        )
+        return self._gen.ops.multiply(self.initial_map(inputs), self._expand_gate(self.gate(inputs)))
+
+    def _expand_gate(self, gate):
+        """Hook for a main op whose channels are a multiple of the gate's (PAS concat)."""
+        return gate
+
+    def gate_map(self, inputs):
+        """The gate map the layer multiplies its initial map by (the paper's mask feature map)."""
+        return self.gate(inputs)
+
+    def effective_stride(self, inputs):
+        """Effective stride on a batch: ``S * sqrt(positions / kept positions)``."""
+        return self.gate.effective_stride(self.gate(inputs))
+
+    def compute_output_shape(self, input_shape):
+        return self._main_output_shape(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        gate = self.gate
+        config.update(
+            gate_width=gate.width,
+            gate_depth=gate.depth,
+            gate_channels=self.gate_channels,
+            gate_activation=gate.activation,
+            gate_init=gate.initialization,
+            target_stride=gate.target_stride,
+            target_stride_weight=gate.target_stride_weight,
+        )
+        return config

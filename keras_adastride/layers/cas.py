@@ -1,0 +1,137 @@
+"""CAS, convolution with adaptive stride: ``activation(conv_S(x)) ⊙ gate(x)``."""
+
+from keras_adastride import _validation as check
+from keras_adastride.layers.adaptive_stride import AdaptiveStrideLogic
+
+#: Conv2D arguments CAS passes through unchanged (same meaning and defaults as Conv2D).
+CONV2D_ARGUMENTS = (
+    "filters",
+    "kernel_size",
+    "strides",
+    "padding",
+    "data_format",
+    "dilation_rate",
+    "groups",
+    "activation",
+    "use_bias",
+    "kernel_initializer",
+    "bias_initializer",
+    "kernel_regularizer",
+    "bias_regularizer",
+    "kernel_constraint",
+    "bias_constraint",
+)
+
+
+def validate_conv_arguments(layer, filters, kernel_size, strides, padding, dilation_rate, groups):
+    """Check the Conv2D arguments whose bad values Conv2D would only reject deep inside."""
+    check.positive_int(layer, "filters", filters)
+    check.positive_pair(layer, "kernel_size", kernel_size)
+    check.positive_pair(layer, "strides", strides)
+    check.positive_pair(layer, "dilation_rate", dilation_rate)
+    check.positive_int(layer, "groups", groups)
+    check.one_of(layer, "padding", padding, {"valid", "same"})
+
+
+class CASLogic(AdaptiveStrideLogic):
+    """Convolution with adaptive stride (2-D).
+
+    ``outputs = activation(conv2d(x; strides=S)) * gate(x)``, shape as ``Conv2D``'s output.
+    Takes every ``keras.layers.Conv2D`` argument with the same meaning and defaults, plus the
+    gate arguments (see :class:`AdaptiveStrideLogic`). ``strides`` is the fixed stride S of the
+    initial map; S = 1 is the paper's pure form. With ``gate_init="identity"`` the layer starts as
+    the ``Conv2D`` it replaces.
+    """
+
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=(1, 1),
+        padding="valid",
+        data_format=None,
+        dilation_rate=(1, 1),
+        groups=1,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        gate_width=8,
+        gate_depth=3,
+        gate_channels="single",
+        gate_activation="relu",
+        gate_init="identity",
+        target_stride=None,
+        target_stride_weight=0.1,
+        **kwargs,
+    ):
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        validate_conv_arguments(
+            type(self).__name__, filters, kernel_size, strides, padding, dilation_rate, groups
+        )
+        self.conv = self._gen.keras.layers.Conv2D(
+            filters,
+            kernel_size,
+            strides=strides,
+            padding=padding,
+            data_format=data_format,
+            dilation_rate=dilation_rate,
+            groups=groups,
+            activation=activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            bias_constraint=bias_constraint,
+            dtype=self.dtype_policy,
+            name="conv",
+        )
+        self.data_format = self.conv.data_format
+        self._init_gate(
+            geometry=dict(
+                kernel_size=self.conv.kernel_size,
+                strides=self.conv.strides,
+                padding=self.conv.padding,
+                dilation_rate=self.conv.dilation_rate,
+                data_format=self.data_format,
+            ),
+            per_channel_count=filters,
+            gate_width=gate_width,
+            gate_depth=gate_depth,
+            gate_channels=gate_channels,
+            gate_activation=gate_activation,
+            gate_init=gate_init,
+            target_stride=target_stride,
+            target_stride_weight=target_stride_weight,
+        )
+
+    def _build_main(self, input_shape):
+        if self._input_channels % self.conv.groups:
+            raise ValueError(
+                f"{type(self).__name__}: the input channel count ({self._input_channels}) must be "
+                f"divisible by `groups`; received groups={self.conv.groups}."
+            )
+        self.conv.build(input_shape)
+
+    def initial_map(self, inputs):
+        """The fixed-stride result ``activation(conv_S(x))`` before gating."""
+        return self.conv(inputs)
+
+    def _main_output_shape(self, input_shape):
+        return self.conv.compute_output_shape(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        conv_config = self.conv.get_config()
+        config.update({key: conv_config[key] for key in CONV2D_ARGUMENTS})
+        config["activity_regularizer"] = self._gen.keras.regularizers.serialize(
+            self.activity_regularizer
+        )
+        return config

@@ -1,0 +1,117 @@
+"""PAS, pooling with adaptive stride: ``pool_S(x) ⊙ gate(x)``."""
+
+from keras_adastride import _validation as check
+from keras_adastride.layers.adaptive_stride import AdaptiveStrideLogic
+
+#: pool_mode -> initial map. "avg_max_add" is avg + max; "avg_max_concat" stacks [avg, max] on
+#: channels (twice the input channels).
+POOL_MODES = ("max", "average", "avg_max_add", "avg_max_concat")
+
+
+class PASLogic(AdaptiveStrideLogic):
+    """Pooling with adaptive stride (2-D).
+
+    ``outputs = pool(x; pool_size, strides) * gate(x)``. Takes what ``MaxPooling2D`` takes, with
+    the same meaning and defaults (``strides=None`` means ``pool_size``), plus ``pool_mode`` and
+    the gate arguments (see :class:`AdaptiveStrideLogic`). The gate's first conv has kernel
+    ``pool_size`` and the pooling strides and padding. With ``gate_channels="per_channel"`` the
+    gate has one channel per input channel (shared by the avg and max halves of the concat form).
+    """
+
+    def __init__(
+        self,
+        pool_size=(2, 2),
+        strides=None,
+        padding="valid",
+        data_format=None,
+        pool_mode="max",
+        gate_width=8,
+        gate_depth=3,
+        gate_channels="single",
+        gate_activation="relu",
+        gate_init="identity",
+        target_stride=None,
+        target_stride_weight=0.1,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        name = type(self).__name__
+        self.pool_size = check.positive_pair(name, "pool_size", pool_size)
+        self.strides = self.pool_size if strides is None else check.positive_pair(
+            name, "strides", strides
+        )
+        self.padding = check.one_of(name, "padding", padding, {"valid", "same"})
+        self.data_format = check.data_format(
+            name, data_format, self._gen.keras.backend.image_data_format()
+        )
+        self.pool_mode = check.one_of(name, "pool_mode", pool_mode, set(POOL_MODES))
+        pooling = dict(
+            pool_size=self.pool_size,
+            strides=self.strides,
+            padding=self.padding,
+            data_format=self.data_format,
+            dtype=self.dtype_policy,
+        )
+        layers = self._gen.keras.layers
+        uses_max = self.pool_mode != "average"
+        uses_average = self.pool_mode != "max"
+        self.max_pool = layers.MaxPooling2D(**pooling, name="max_pool") if uses_max else None
+        self.average_pool = (
+            layers.AveragePooling2D(**pooling, name="average_pool") if uses_average else None
+        )
+        self._init_gate(
+            geometry=dict(
+                kernel_size=self.pool_size,
+                strides=self.strides,
+                padding=self.padding,
+                dilation_rate=1,
+                data_format=self.data_format,
+            ),
+            per_channel_count=None,
+            gate_width=gate_width,
+            gate_depth=gate_depth,
+            gate_channels=gate_channels,
+            gate_activation=gate_activation,
+            gate_init=gate_init,
+            target_stride=target_stride,
+            target_stride_weight=target_stride_weight,
+        )
+
+    def _pools(self):
+        return [pool for pool in (self.average_pool, self.max_pool) if pool is not None]
+
+    def _build_main(self, input_shape):
+        for pool in self._pools():
+            pool.build(input_shape)
+
+    def initial_map(self, inputs):
+        """The fixed-stride pooling result before gating."""
+        pooled = [pool(inputs) for pool in self._pools()]
+        if self.pool_mode == "avg_max_concat":
+            return self._gen.ops.concatenate(pooled, axis=self._channel_axis)
+        if self.pool_mode == "avg_max_add":
+            return pooled[0] + pooled[1]
+        return pooled[0]
+
+    def _expand_gate(self, gate):
+        if self.pool_mode == "avg_max_concat" and self.gate_channels == "per_channel":
+            return self._gen.ops.concatenate([gate, gate], axis=self._channel_axis)
+        return gate
+
+    def _main_output_shape(self, input_shape):
+        shape = list(self._pools()[0].compute_output_shape(input_shape))
+        if self.pool_mode == "avg_max_concat":
+            axis = 1 if self.data_format == "channels_first" else 3
+            shape[axis] = None if shape[axis] is None else 2 * shape[axis]
+        return tuple(shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            pool_size=self.pool_size,
+            strides=self.strides,
+            padding=self.padding,
+            data_format=self.data_format,
+            pool_mode=self.pool_mode,
+        )
+        return config

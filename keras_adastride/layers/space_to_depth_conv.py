@@ -1,0 +1,96 @@
+"""SpaceToDepthConv (SPD-Conv): ``conv_1(space_to_depth_b(x))``, downsampling by b, nothing lost."""
+
+from keras_adastride.layers.cas import CONV2D_ARGUMENTS, validate_conv_arguments
+
+#: Conv2D arguments that make sense after space-to-depth (the conv always has stride 1).
+SPD_CONV_ARGUMENTS = tuple(a for a in CONV2D_ARGUMENTS if a != "strides")
+
+
+class SpaceToDepthConvLogic:
+    """SPD-Conv: a :class:`SpaceToDepth` of ``block_size`` then a stride-1 ``Conv2D``.
+
+    Takes the ``Conv2D`` arguments except ``strides`` (same meaning and defaults), plus
+    ``block_size``, ``channel_order`` and ``pad_to_multiple`` of SpaceToDepth.
+    Shape: (N, H, W, C) -> conv of (N, H/b, W/b, b²·C).
+    """
+
+    _gen = None  # the Keras generation, set by the concrete class
+    _space_to_depth_class = None  # the SpaceToDepth class of that generation
+
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        block_size=2,
+        channel_order="tensorflow",
+        pad_to_multiple=False,
+        padding="valid",
+        data_format=None,
+        dilation_rate=(1, 1),
+        groups=1,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        **kwargs,
+    ):
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        validate_conv_arguments(
+            type(self).__name__, filters, kernel_size, 1, padding, dilation_rate, groups
+        )
+        self.space_to_depth = self._space_to_depth_class(
+            block_size=block_size,
+            channel_order=channel_order,
+            pad_to_multiple=pad_to_multiple,
+            data_format=data_format,
+            dtype=self.dtype_policy,
+            name="space_to_depth",
+        )
+        self.data_format = self.space_to_depth.data_format
+        self.conv = self._gen.keras.layers.Conv2D(
+            filters,
+            kernel_size,
+            strides=1,
+            padding=padding,
+            data_format=self.data_format,
+            dilation_rate=dilation_rate,
+            groups=groups,
+            activation=activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            bias_constraint=bias_constraint,
+            dtype=self.dtype_policy,
+            name="conv",
+        )
+
+    def build(self, input_shape):
+        self.space_to_depth.build(input_shape)
+        self.conv.build(self.space_to_depth.compute_output_shape(input_shape))
+        super().build(input_shape)
+
+    def call(self, inputs):
+        return self.conv(self.space_to_depth(inputs))
+
+    def compute_output_shape(self, input_shape):
+        return self.conv.compute_output_shape(self.space_to_depth.compute_output_shape(input_shape))
+
+    def get_config(self):
+        config = super().get_config()
+        conv_config = self.conv.get_config()
+        config.update({key: conv_config[key] for key in SPD_CONV_ARGUMENTS})
+        config.update(
+            block_size=self.space_to_depth.block_size,
+            channel_order=self.space_to_depth.channel_order,
+            pad_to_multiple=self.space_to_depth.pad_to_multiple,
+            activity_regularizer=self._gen.keras.regularizers.serialize(self.activity_regularizer),
+        )
+        return config
