@@ -42,6 +42,11 @@ def _make_tf_ops():
             outputs = tf.transpose(outputs, (0, 3, 1, 2))
         return outputs
 
+    def split(x, indices, axis):
+        # keras.ops.split with a list: cut before each index (numpy semantics).
+        bounds = [0, *indices, x.shape[axis]]
+        return tf.split(x, [stop - start for start, stop in zip(bounds, bounds[1:])], axis=axis)
+
     return types.SimpleNamespace(
         conv=conv,
         relu=tf.nn.relu,
@@ -51,6 +56,7 @@ def _make_tf_ops():
         multiply=tf.multiply,
         reshape=tf.reshape,
         concatenate=lambda xs, axis: tf.concat(xs, axis=axis),
+        split=split,
         pad=lambda x, pad_width: tf.pad(x, pad_width),
         mean=tf.reduce_mean,
         square=tf.square,

@@ -19,6 +19,9 @@ class AdaptiveStrideLogic:
         gate_channels: "single" (one spatial gate broadcast over channels, the paper's Figure 10)
             or "per_channel" (one gate per output channel).
         gate_init: "identity" (the layer starts exactly as the plain conv/pool) or "random".
+        gate_hidden_kernel_size: kernel of the gate's stride-1 convs (``hidden_kernel_size``).
+        gate_jit_compile: compile the gate with XLA: "auto" (only where a GPU is present), True or
+            False (``jit_compile`` of the stride gate; never in exported graphs).
     """
 
     _gen = None  # the Keras generation, set by the concrete class
@@ -34,6 +37,8 @@ class AdaptiveStrideLogic:
         gate_channels,
         gate_activation,
         gate_init,
+        gate_hidden_kernel_size,
+        gate_jit_compile,
         target_stride,
         target_stride_weight,
     ):
@@ -48,6 +53,8 @@ class AdaptiveStrideLogic:
             depth=gate_depth,
             activation=gate_activation,
             initialization=gate_init,
+            hidden_kernel_size=gate_hidden_kernel_size,
+            jit_compile=gate_jit_compile,
             target_stride=target_stride,
             target_stride_weight=target_stride_weight,
             dtype=self.dtype_policy,
@@ -66,11 +73,12 @@ class AdaptiveStrideLogic:
         self.gate.build(input_shape)
         super().build(input_shape)
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         check.same_channels(
             type(self).__name__, self._input_channels, inputs.shape, self.data_format
         )
-        return self._gen.ops.multiply(self.initial_map(inputs), self._expand_gate(self.gate(inputs)))
+        gate = self.gate(inputs, training=training)
+        return self._gen.ops.multiply(self.initial_map(inputs), self._expand_gate(gate))
 
     def _expand_gate(self, gate):
         """Hook for a main op whose channels are a multiple of the gate's (PAS concat)."""
@@ -96,6 +104,8 @@ class AdaptiveStrideLogic:
             gate_channels=self.gate_channels,
             gate_activation=gate.activation,
             gate_init=gate.initialization,
+            gate_hidden_kernel_size=gate.hidden_kernel_size,
+            gate_jit_compile=gate.jit_compile,
             target_stride=gate.target_stride,
             target_stride_weight=gate.target_stride_weight,
         )

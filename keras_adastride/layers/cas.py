@@ -66,6 +66,8 @@ class CASLogic(AdaptiveStrideLogic):
         gate_channels="single",
         gate_activation="relu",
         gate_init="identity",
+        gate_hidden_kernel_size=3,
+        gate_jit_compile="auto",
         target_stride=None,
         target_stride_weight=0.1,
         **kwargs,
@@ -108,6 +110,8 @@ class CASLogic(AdaptiveStrideLogic):
             gate_channels=gate_channels,
             gate_activation=gate_activation,
             gate_init=gate_init,
+            gate_hidden_kernel_size=gate_hidden_kernel_size,
+            gate_jit_compile=gate_jit_compile,
             target_stride=target_stride,
             target_stride_weight=target_stride_weight,
         )
@@ -119,6 +123,39 @@ class CASLogic(AdaptiveStrideLogic):
                 f"divisible by `groups`; received groups={self.conv.groups}."
             )
         self.conv.build(input_shape)
+
+    def call(self, inputs, training=None):
+        """``activation(conv_S(x)) * gate(x)`` with the gate's first conv fused into the main one.
+
+        Both convs read ``x`` with the same kernel size, strides, padding and dilation, so one
+        conv with the two kernels concatenated on output channels computes both, then splits:
+        one pass over the input instead of two (and one input gradient). ``groups > 1`` keeps them
+        apart. The result equals ``conv(x) * gate(x)``.
+        """
+        conv = self.conv
+        if conv.groups != 1:
+            return super().call(inputs, training=training)
+        check.same_channels(
+            type(self).__name__, self._input_channels, inputs.shape, self.data_format
+        )
+        ops = self._gen.ops
+        both = ops.conv(
+            inputs,
+            ops.concatenate([conv.kernel, self.gate.kernels[0]], axis=-1),
+            strides=conv.strides,
+            padding=conv.padding,
+            data_format=self.data_format,
+            dilation_rate=conv.dilation_rate,
+        )
+        initial, first_gate_conv = ops.split(both, [conv.filters], axis=self._channel_axis)
+        if conv.use_bias:
+            bias_shape = (1, -1, 1, 1) if self.data_format == "channels_first" else (1, 1, 1, -1)
+            initial = initial + ops.reshape(conv.bias, bias_shape)
+        initial = conv.activation(initial)
+        gate = self.gate.run_stack(first_gate_conv, None, training=training)
+        if self.gate.target_stride is not None:
+            self.add_loss(self.gate.target_stride_loss(gate))
+        return ops.multiply(initial, gate)
 
     def initial_map(self, inputs):
         """The fixed-stride result ``activation(conv_S(x))`` before gating."""

@@ -30,6 +30,8 @@ class PASLogic(AdaptiveStrideLogic):
         gate_channels="single",
         gate_activation="relu",
         gate_init="identity",
+        gate_hidden_kernel_size=3,
+        gate_jit_compile="auto",
         target_stride=None,
         target_stride_weight=0.1,
         **kwargs,
@@ -73,6 +75,8 @@ class PASLogic(AdaptiveStrideLogic):
             gate_channels=gate_channels,
             gate_activation=gate_activation,
             gate_init=gate_init,
+            gate_hidden_kernel_size=gate_hidden_kernel_size,
+            gate_jit_compile=gate_jit_compile,
             target_stride=target_stride,
             target_stride_weight=target_stride_weight,
         )

@@ -11,6 +11,7 @@ padding, ``hidden_kernel_size`` wide. Shapes: ``(N, H, W, C) -> (N, H', W', chan
 (channels_last). A zero in the gate map drops that output position ("stride + 1" there).
 """
 
+import functools
 import math
 
 import numpy as np
@@ -29,6 +30,52 @@ GATE_ACTIVATIONS = {
 GATE_INITIALIZATIONS = ("identity", "random")
 
 
+def gate_stack(ops, x, first_kernel, kernels, biases, *, first_conv, data_format, activation):
+    """The gate's arithmetic, a pure function of its tensors (what XLA compiles).
+
+    ``x`` is the gate input when ``first_kernel`` is given, else the first conv's output without
+    bias (a CAS that fused that conv with its main conv). ``kernels`` are the stride-1 convs after
+    the first, ``biases`` all ``depth`` biases; ``first_conv`` holds the first conv's strides,
+    padding and dilation_rate.
+    """
+    bias_shape = (1, -1, 1, 1) if data_format == "channels_first" else (1, 1, 1, -1)
+    hidden = x
+    if first_kernel is not None:
+        hidden = ops.conv(hidden, first_kernel, data_format=data_format, **first_conv)
+    for i, bias in enumerate(biases):
+        if i:
+            hidden = ops.relu(hidden)
+            hidden = ops.conv(
+                hidden, kernels[i - 1], strides=1, padding="same", data_format=data_format,
+                dilation_rate=1,
+            )
+        hidden = hidden + ops.reshape(bias, bias_shape)
+    return GATE_ACTIVATIONS[activation][0](ops, hidden)
+
+
+class _CompiledGate:
+    """Holds the XLA-compiled :func:`gate_stack` of one gate.
+
+    A plain object on purpose: a ``tf.function`` stored directly on a layer would be found and
+    written by ``tf.saved_model.save``, ``_XlaMustCompile`` and all.
+    """
+
+    def __init__(self, **static):
+        self.static = static
+        self.function = None
+
+    def __call__(self, ops, *args):
+        if self.function is None:
+            import tensorflow as tf
+
+            self.function = tf.function(
+                functools.partial(gate_stack, ops, **self.static),
+                jit_compile=True,
+                autograph=False,
+            )
+        return self.function(*args)
+
+
 class StrideGateLogic:
     """Stride gate (mask branch) shared by CAS and PAS; also usable alone.
 
@@ -44,6 +91,11 @@ class StrideGateLogic:
             "scaled_sigmoid" (12·sigmoid, LIP's bounded gate), "softplus", "sigmoid".
         initialization: "identity" (last conv zero-filled, bias set so the gate is exactly 1:
             the host layer starts as the plain conv/pool) or "random".
+        jit_compile: compile the gate with XLA (TensorFlow backends): True, False, or "auto" (on
+            only where TensorFlow sees a GPU; XLA makes these small convs slower on CPU). Only
+            eager calls and ``training=True`` calls are compiled, never a trace made while saving:
+            exported graphs (``model.export``, ``tf.saved_model.save``) carry no XLA attribute.
+            Ignored by the JAX backend (which compiles everything) and by PyTorch.
         target_stride: if set, adds ``target_stride_weight * (kept - 1/target_stride**2)**2`` to
             the model losses, where ``kept`` is a soft fraction of non-zero gate entries.
         kernel_initializer: initializer of the randomly initialised kernels.
@@ -67,6 +119,7 @@ class StrideGateLogic:
         target_stride=None,
         target_stride_weight=0.1,
         kernel_initializer="glorot_uniform",
+        jit_compile="auto",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -104,6 +157,19 @@ class StrideGateLogic:
             name, "target_stride_weight", target_stride_weight
         )
         self.kernel_initializer = self._gen.keras.initializers.get(kernel_initializer)
+        if not (isinstance(jit_compile, bool) or jit_compile == "auto"):
+            raise ValueError(
+                f"{name}: argument `jit_compile` must be True, False or 'auto'; "
+                f"received jit_compile={jit_compile!r}."
+            )
+        self.jit_compile = jit_compile
+        self._xla_gate = _CompiledGate(
+            first_conv=dict(
+                strides=self.strides, padding=self.padding, dilation_rate=self.dilation_rate
+            ),
+            data_format=self.data_format,
+            activation=self.activation,
+        )
         self.kernels = []
         self.biases = []
 
@@ -138,31 +204,43 @@ class StrideGateLogic:
             )
         super().build(input_shape)
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         """Gate map ``g(inputs)``: shape of the main op's output, ``channels`` channels."""
         check.same_channels(
             type(self).__name__, self._input_channels, inputs.shape, self.data_format
         )
-        ops = self._gen.ops
-        hidden = inputs
-        bias_shape = (1, -1, 1, 1) if self.data_format == "channels_first" else (1, 1, 1, -1)
-        for i, (kernel, bias) in enumerate(zip(self.kernels, self.biases)):
-            first = i == 0
-            hidden = ops.conv(
-                hidden,
-                kernel,
-                strides=self.strides if first else 1,
-                padding=self.padding if first else "same",
-                data_format=self.data_format,
-                dilation_rate=self.dilation_rate if first else 1,
-            )
-            hidden = hidden + ops.reshape(bias, bias_shape)
-            if i < self.depth - 1:
-                hidden = ops.relu(hidden)
-        gate = GATE_ACTIVATIONS[self.activation][0](ops, hidden)
+        gate = self.run_stack(inputs, self.kernels[0], training=training)
         if self.target_stride is not None:
             self.add_loss(self.target_stride_loss(gate))
         return gate
+
+    def run_stack(self, x, first_kernel, training=None):
+        """:func:`gate_stack` on this gate's weights, XLA-compiled when :meth:`compiles` says so.
+
+        ``first_kernel=None`` means ``x`` is already the first conv's output (without bias).
+        """
+        kernels, biases = list(self.kernels[1:]), list(self.biases)
+        if not self.compiles(training):
+            return gate_stack(self._gen.ops, x, first_kernel, kernels, biases, **self._xla_gate.static)
+        import tensorflow as tf
+
+        # Variables are read here (under the caller's autocast scope) and enter XLA as tensors.
+        tensors = lambda values: [tf.convert_to_tensor(v) for v in values]  # noqa: E731
+        first = None if first_kernel is None else tf.convert_to_tensor(first_kernel)
+        return self._xla_gate(self._gen.ops, x, first, tensors(kernels), tensors(biases))
+
+    def compiles(self, training=None):
+        """Whether a call now runs the gate through XLA (see ``jit_compile``)."""
+        if self.jit_compile is False or not _tensorflow_backend(self._gen):
+            return False
+        import tensorflow as tf
+        from tensorflow.python.saved_model import save_context
+
+        if self.jit_compile == "auto" and not tf.config.list_physical_devices("GPU"):
+            return False
+        if save_context.in_save_context():
+            return False
+        return training is True or not tf.inside_function()
 
     def target_stride_loss(self, gate):
         """``weight * (soft_kept - 1/target_stride**2)**2``; soft_kept = mean(g / (g + 0.01))."""
@@ -213,8 +291,14 @@ class StrideGateLogic:
             target_stride=self.target_stride,
             target_stride_weight=self.target_stride_weight,
             kernel_initializer=self._gen.keras.initializers.serialize(self.kernel_initializer),
+            jit_compile=self.jit_compile,
         )
         return config
+
+
+def _tensorflow_backend(gen):
+    """Whether ``gen`` runs on TensorFlow (``tf_keras``, or Keras 3 with that backend)."""
+    return gen.name == "tf_keras" or gen.keras.backend.backend() == "tensorflow"
 
 
 def _conv_output_length(size, kernel, stride, padding, dilation):
