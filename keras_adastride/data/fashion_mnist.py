@@ -27,9 +27,18 @@ CLASS_NAMES = (
 )
 
 
+def _keras_home():
+    """Keras' home folder as Keras itself resolved it (``$KERAS_HOME`` read at import time)."""
+    try:
+        from keras.src.backend.config import keras_home
+    except ImportError:  # another Keras layout: the documented rule
+        return os.path.expanduser(os.environ.get("KERAS_HOME", os.path.join("~", ".keras")))
+    return os.path.expanduser(keras_home())
+
+
 def keras_cache_dir():
     """The folder where ``keras.utils.get_file`` keeps Fashion-MNIST (same rule as Keras)."""
-    base = os.path.expanduser(os.environ.get("KERAS_HOME", os.path.join("~", ".keras")))
+    base = _keras_home()
     if not os.access(base, os.W_OK):
         base = os.path.join("/tmp", ".keras")
     return os.path.join(base, "datasets", "fashion-mnist")
