@@ -1,0 +1,72 @@
+"""PNG figures of a comparison: learning curves, and gate maps beside their input images."""
+
+import numpy as np
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError as error:
+        raise ImportError(
+            "The plots need matplotlib: pip install 'keras_adastride[plots]'."
+        ) from error
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_learning_curves(runs, path, title=None):
+    """Training loss and validation accuracy per epoch, mean over seeds with a ±1 std band."""
+    plt = _pyplot()
+    panels = (("loss", "training loss"), ("val_accuracy", "validation accuracy"))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    variants = list(dict.fromkeys(run.variant for run in runs))
+    for ax, (key, label) in zip(axes, panels):
+        for variant in variants:
+            curves = np.array([run.history[key] for run in runs if run.variant == variant])
+            epochs = np.arange(1, curves.shape[1] + 1)
+            mean, std = curves.mean(axis=0), curves.std(axis=0)
+            (line,) = ax.plot(epochs, mean, marker="o", label=f"{variant} (n={len(curves)})")
+            ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.set_xticks(epochs)
+        ax.grid(alpha=0.3)
+    axes[1].legend()
+    fig.suptitle(title or "Learning curves (mean ± std over seeds)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_gate_maps(images, gate_maps, path, title=None):
+    """The paper's Figure 10: each input image beside the gate map of every CAS / PAS layer.
+
+    Args:
+        images: (k, H, W, C) inputs in [0, 1].
+        gate_maps: ``{column title: (k, h, w, c) gate maps}``; ``c > 1`` is averaged over channels.
+            Each map is drawn on its own colour scale from 0 (dropped positions, black).
+    """
+    plt = _pyplot()
+    rows, columns = len(images), 1 + len(gate_maps)
+    fig, axes = plt.subplots(rows, columns, figsize=(2.1 * columns + 0.6, 2.1 * rows),
+                             squeeze=False)
+    for i in range(rows):
+        axes[i, 0].imshow(images[i].mean(axis=-1), cmap="gray", vmin=0, vmax=1)
+        for j, (name, maps) in enumerate(gate_maps.items(), start=1):
+            gate = np.asarray(maps[i], np.float32).mean(axis=-1)
+            shown = axes[i, j].imshow(gate, cmap="inferno", vmin=0, vmax=max(gate.max(), 1e-6))
+            kept = 100.0 * np.mean(gate > 0)
+            axes[i, j].set_xlabel(f"{kept:.0f}% kept", fontsize=8)
+            fig.colorbar(shown, ax=axes[i, j], fraction=0.046, pad=0.04)
+            if i == 0:
+                axes[i, j].set_title(f"{name}\n{gate.shape[0]}x{gate.shape[1]}", fontsize=9)
+    axes[0, 0].set_title("input", fontsize=9)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(title or "Gate maps (0 = position dropped)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
