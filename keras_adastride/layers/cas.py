@@ -43,6 +43,9 @@ class CASLogic(AdaptiveStrideLogic):
     the ``Conv2D`` it replaces.
     """
 
+    #: compute the gate's first conv inside the main conv (see :meth:`call`); not a config entry.
+    fuse_gate_conv = True
+
     def __init__(
         self,
         filters,
@@ -130,10 +133,11 @@ class CASLogic(AdaptiveStrideLogic):
         Both convs read ``x`` with the same kernel size, strides, padding and dilation, so one
         conv with the two kernels concatenated on output channels computes both, then splits:
         one pass over the input instead of two (and one input gradient). ``groups > 1`` keeps them
-        apart. The result equals ``conv(x) * gate(x)``.
+        apart, and so does ``fuse_gate_conv = False`` (set by the QAT config: TFLite cannot fold
+        two fake-quantized kernels through the concat). The result equals ``conv(x) * gate(x)``.
         """
         conv = self.conv
-        if conv.groups != 1:
+        if conv.groups != 1 or not self.fuse_gate_conv:
             return super().call(inputs, training=training)
         check.same_channels(
             type(self).__name__, self._input_channels, inputs.shape, self.data_format
@@ -147,12 +151,15 @@ class CASLogic(AdaptiveStrideLogic):
             data_format=self.data_format,
             dilation_rate=conv.dilation_rate,
         )
+        bias_shape = (1, -1, 1, 1) if self.data_format == "channels_first" else (1, 1, 1, -1)
+        gate_bias = self.gate.biases[0]
+        if conv.use_bias:  # one bias add for both, before the split (fuses with the conv)
+            both = both + ops.reshape(ops.concatenate([conv.bias, gate_bias], axis=0), bias_shape)
         initial, first_gate_conv = ops.split(both, [conv.filters], axis=self._channel_axis)
-        if conv.use_bias:
-            bias_shape = (1, -1, 1, 1) if self.data_format == "channels_first" else (1, 1, 1, -1)
-            initial = initial + ops.reshape(conv.bias, bias_shape)
+        if not conv.use_bias:
+            first_gate_conv = first_gate_conv + ops.reshape(gate_bias, bias_shape)
         initial = conv.activation(initial)
-        gate = self.gate.run_stack(first_gate_conv, None, training=training)
+        gate = self.gate.run_stack(first_gate_conv, training=training, after_first_conv=True)
         if self.gate.target_stride is not None:
             self.add_loss(self.gate.target_stride_loss(gate))
         return ops.multiply(initial, gate)

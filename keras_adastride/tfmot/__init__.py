@@ -1,0 +1,52 @@
+"""The layers for ``tf_keras`` (Keras 2): pruning and quantization-aware training with
+tensorflow-model-optimization (TFMOT), and TFLite.
+
+TFMOT 0.8.1 accepts only ``tf_keras`` objects, and importing it makes ``tf.keras`` mean
+``tf_keras`` for the whole process; this subpackage imports both, ``import keras_adastride`` never
+does. The layers here run the same logic as the Keras 3 ones (same outputs, same weight order:
+``get_weights()`` of one is ``set_weights()`` of the other).
+
+    from keras_adastride import tfmot as kat
+    model = tf_keras.Sequential([..., kat.CAS(16, 3), kat.PAS(), ...])
+    pruned = tfmot.sparsity.keras.prune_low_magnitude(model, pruning_schedule=...)
+    with kat.quantize_scope():
+        qat = tfmot.quantization.keras.quantize_apply(kat.quantize_annotate_model(model))
+"""
+
+from keras_adastride.tfmot.layers import (
+    CAS,
+    CUSTOM_OBJECTS,
+    PAS,
+    TF_KERAS,
+    SpaceToDepth,
+    SpaceToDepthConv,
+    StrideGate,
+)
+from keras_adastride.tfmot.quantization import (
+    CASQuantizeConfig,
+    PASQuantizeConfig,
+    SpaceToDepthConvQuantizeConfig,
+    SpaceToDepthQuantizeConfig,
+    StrideGateQuantizeConfig,
+    default_quantize_config,
+    quantize_annotate_model,
+    quantize_scope,
+)
+
+__all__ = [
+    "CAS",
+    "CUSTOM_OBJECTS",
+    "PAS",
+    "TF_KERAS",
+    "SpaceToDepth",
+    "SpaceToDepthConv",
+    "StrideGate",
+    "CASQuantizeConfig",
+    "PASQuantizeConfig",
+    "SpaceToDepthConvQuantizeConfig",
+    "SpaceToDepthQuantizeConfig",
+    "StrideGateQuantizeConfig",
+    "default_quantize_config",
+    "quantize_annotate_model",
+    "quantize_scope",
+]

@@ -1,0 +1,110 @@
+"""The layers bound to ``tf_keras`` (Keras 2), the Keras generation TFMOT accepts.
+
+Same ``*Logic`` classes as :mod:`keras_adastride.layers`, bound with ``_backend.tf_keras()``
+instead of ``keras3()``: one implementation, two generations. Registered in ``tf_keras``'s own
+serializable registry (package ``keras_adastride``), so ``tf_keras.models.load_model`` finds them.
+
+Pruning (``tfmot.sparsity.keras.prune_low_magnitude``) asks each layer for
+``get_prunable_weights()``:
+
+    CAS                 conv kernel + gate kernels (gate kernels only if ``prune_gate``)
+    PAS, StrideGate     gate kernels (none if ``prune_gate=False``)
+    SpaceToDepthConv    conv kernel
+    SpaceToDepth        none (no weights)
+
+Biases are never pruned (as for built-in layers). ``prune_gate=False`` leaves the gate dense.
+Weights are created in the same order as the Keras 3 layers, so ``get_weights()`` of one
+generation is ``set_weights()`` of the other.
+"""
+
+import tf_keras
+
+from keras_adastride._backend import tf_keras as _tf_keras_generation
+from keras_adastride.layers.cas import CASLogic
+from keras_adastride.layers.pas import PASLogic
+from keras_adastride.layers.space_to_depth import SpaceToDepthLogic
+from keras_adastride.layers.space_to_depth_conv import SpaceToDepthConvLogic
+from keras_adastride.layers.stride_gate import StrideGateLogic
+
+TF_KERAS = _tf_keras_generation()
+_register = tf_keras.saving.register_keras_serializable(package="keras_adastride")
+
+
+class _PrunableGateMixin:
+    """``prune_gate`` argument: whether pruning reaches the gate kernels (default True)."""
+
+    def __init__(self, *args, prune_gate=True, **kwargs):
+        if not isinstance(prune_gate, bool):
+            raise ValueError(
+                f"{type(self).__name__}: argument `prune_gate` must be True or False; "
+                f"received prune_gate={prune_gate!r}."
+            )
+        super().__init__(*args, **kwargs)
+        self.prune_gate = prune_gate
+
+    def _prunable_gate_kernels(self, gate):
+        return list(gate.kernels) if self.prune_gate else []
+
+    def get_config(self):
+        config = super().get_config()
+        config["prune_gate"] = self.prune_gate
+        return config
+
+
+@_register
+class StrideGate(_PrunableGateMixin, StrideGateLogic, tf_keras.layers.Layer):
+    __doc__ = StrideGateLogic.__doc__
+    _gen = TF_KERAS
+
+    def get_prunable_weights(self):
+        """The gate kernels (``[]`` with ``prune_gate=False``)."""
+        return self._prunable_gate_kernels(self)
+
+
+@_register
+class CAS(_PrunableGateMixin, CASLogic, tf_keras.layers.Layer):
+    __doc__ = CASLogic.__doc__
+    _gen = TF_KERAS
+    _gate_class = StrideGate
+
+    def get_prunable_weights(self):
+        """The conv kernel, then the gate kernels (unless ``prune_gate=False``)."""
+        return [self.conv.kernel, *self._prunable_gate_kernels(self.gate)]
+
+
+@_register
+class PAS(_PrunableGateMixin, PASLogic, tf_keras.layers.Layer):
+    __doc__ = PASLogic.__doc__
+    _gen = TF_KERAS
+    _gate_class = StrideGate
+
+    def get_prunable_weights(self):
+        """The gate kernels (``[]`` with ``prune_gate=False``: pooling has no weights)."""
+        return self._prunable_gate_kernels(self.gate)
+
+
+@_register
+class SpaceToDepth(SpaceToDepthLogic, tf_keras.layers.Layer):
+    __doc__ = SpaceToDepthLogic.__doc__
+    _gen = TF_KERAS
+
+    def get_prunable_weights(self):
+        """None: the layer has no weights."""
+        return []
+
+
+@_register
+class SpaceToDepthConv(SpaceToDepthConvLogic, tf_keras.layers.Layer):
+    __doc__ = SpaceToDepthConvLogic.__doc__
+    _gen = TF_KERAS
+    _space_to_depth_class = SpaceToDepth
+
+    def get_prunable_weights(self):
+        """The conv kernel."""
+        return [self.conv.kernel]
+
+
+#: name -> class, for ``custom_objects`` / ``custom_object_scope``.
+CUSTOM_OBJECTS = {
+    cls.__name__: cls for cls in (CAS, PAS, SpaceToDepth, SpaceToDepthConv, StrideGate)
+}

@@ -1,0 +1,215 @@
+"""Quantization-aware training (TFMOT default 8-bit scheme) for the ``tf_keras`` layers.
+
+One ``QuantizeConfig`` per layer, following TFMOT's own configs for ``Conv2D``:
+
+    layer              weights fake-quantized (8 bit, per output channel)   activations (8 bit)
+    CAS                conv kernel, gate kernels                            conv activation, output
+    PAS, StrideGate    gate kernels                                         output
+    SpaceToDepthConv   conv kernel                                          conv activation
+    SpaceToDepth       none (a rearrangement keeps its input's scale)       none
+
+Biases stay float (TFLite derives their int32 scale). :func:`quantize_annotate_model` is TFMOT's,
+with these configs attached to our layers; :func:`quantize_scope` adds our classes and configs to
+TFMOT's scope (needed by ``quantize_apply`` and to load a QAT model).
+"""
+
+import tensorflow_model_optimization as tfmot
+
+from keras_adastride.tfmot import layers as _layers
+
+_quantizers = tfmot.quantization.keras.quantizers
+_QuantizeConfig = tfmot.quantization.keras.QuantizeConfig
+
+
+def _weights_quantizer():
+    # What TFMOT's default 8-bit scheme uses for Conv2D kernels: symmetric, narrow range, per axis.
+    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
+        default_8bit_quantizers,
+    )
+
+    return default_8bit_quantizers.Default8BitConvWeightsQuantizer()
+
+
+def _activation_quantizer():
+    return _quantizers.MovingAverageQuantizer(
+        num_bits=8, per_axis=False, symmetric=False, narrow_range=False
+    )
+
+
+class _NoOpQuantizer(_quantizers.Quantizer):
+    """Leaves a weight float (biases: TFLite derives their int32 scale itself)."""
+
+    def build(self, tensor_shape, name, layer):
+        return {}
+
+    def __call__(self, inputs, training, weights, **kwargs):
+        return inputs
+
+    def get_config(self):
+        return {}
+
+
+class _LayerQuantizeConfig(_QuantizeConfig):
+    """Shared body: which kernels, whether a conv activation, whether the output is quantized.
+
+    Subclasses set ``layer_class`` and implement ``_conv`` (the main conv or None) and ``_gate``
+    (the StrideGate or None).
+    """
+
+    layer_class = None
+    quantize_output = True
+
+    def _conv(self, layer):
+        return None
+
+    def _gate(self, layer):
+        return None
+
+    def _check(self, layer):
+        if not isinstance(layer, self.layer_class):
+            raise ValueError(
+                f"{type(self).__name__} quantizes {self.layer_class.__name__} layers only; "
+                f"received a {type(layer).__name__} layer ({layer.name!r})."
+            )
+
+    def _weights(self, layer):
+        """(weight, is_kernel) in the layer's weight order: conv kernel, bias, gate kernel_i, bias_i."""
+        conv, gate = self._conv(layer), self._gate(layer)
+        weights = []
+        if conv is not None:
+            weights += [(conv.kernel, True)] + ([(conv.bias, False)] if conv.use_bias else [])
+        if gate is not None:
+            for kernel, bias in zip(gate.kernels, gate.biases):
+                weights += [(kernel, True), (bias, False)]
+        return weights
+
+    def get_weights_and_quantizers(self, layer):
+        # Every weight, in the layer's order (biases through a no-op): a QuantizeWrapperV2 built
+        # from a saved config lists its weights in this order, a live one in the layer's order.
+        self._check(layer)
+        return [
+            (weight, _weights_quantizer() if is_kernel else _NoOpQuantizer())
+            for weight, is_kernel in self._weights(layer)
+        ]
+
+    def set_quantize_weights(self, layer, quantize_weights):
+        self._check(layer)
+        quantize_weights = list(quantize_weights)
+        conv, gate = self._conv(layer), self._gate(layer)
+        if conv is not None:
+            conv.kernel = quantize_weights.pop(0)
+            if conv.use_bias:
+                conv.bias = quantize_weights.pop(0)
+        if gate is not None:
+            # Replace whole lists: an in-place item assignment would stop TF's tracking.
+            gate.kernels = quantize_weights[0::2]
+            gate.biases = quantize_weights[1::2]
+
+    def get_activations_and_quantizers(self, layer):
+        self._check(layer)
+        conv = self._conv(layer)
+        return [] if conv is None else [(conv.activation, _activation_quantizer())]
+
+    def set_quantize_activations(self, layer, quantize_activations):
+        self._check(layer)
+        conv = self._conv(layer)
+        if conv is not None:
+            (conv.activation,) = quantize_activations
+
+    def get_output_quantizers(self, layer):
+        self._check(layer)
+        return [_activation_quantizer()] if self.quantize_output else []
+
+    def get_config(self):
+        return {}
+
+
+class CASQuantizeConfig(_LayerQuantizeConfig):
+    """CAS: conv kernel and gate kernels, the conv activation (the initial map), the output."""
+
+    layer_class = _layers.CAS
+    _conv = staticmethod(lambda layer: layer.conv)
+    _gate = staticmethod(lambda layer: layer.gate)
+
+    def set_quantize_weights(self, layer, quantize_weights):
+        # Separate main and gate convs: each kernel keeps its own per-channel int8 scales in
+        # TFLite (the fused form's concat of two fake-quantized kernels does not convert).
+        layer.fuse_gate_conv = False
+        super().set_quantize_weights(layer, quantize_weights)
+
+
+class PASQuantizeConfig(_LayerQuantizeConfig):
+    """PAS: gate kernels and the output."""
+
+    layer_class = _layers.PAS
+    _gate = staticmethod(lambda layer: layer.gate)
+
+
+class StrideGateQuantizeConfig(_LayerQuantizeConfig):
+    """StrideGate alone: its kernels and the gate map."""
+
+    layer_class = _layers.StrideGate
+    _gate = staticmethod(lambda layer: layer)
+
+
+class SpaceToDepthConvQuantizeConfig(_LayerQuantizeConfig):
+    """SpaceToDepthConv: conv kernel and conv activation (as TFMOT's Conv2D config)."""
+
+    layer_class = _layers.SpaceToDepthConv
+    quantize_output = False
+    _conv = staticmethod(lambda layer: layer.conv)
+
+
+class SpaceToDepthQuantizeConfig(_LayerQuantizeConfig):
+    """SpaceToDepth: nothing (slices and a concat keep the input's quantization)."""
+
+    layer_class = _layers.SpaceToDepth
+    quantize_output = False
+
+
+#: layer class -> its QuantizeConfig class
+QUANTIZE_CONFIGS = {
+    config.layer_class: config
+    for config in (
+        CASQuantizeConfig,
+        PASQuantizeConfig,
+        StrideGateQuantizeConfig,
+        SpaceToDepthConvQuantizeConfig,
+        SpaceToDepthQuantizeConfig,
+    )
+}
+
+
+def default_quantize_config(layer):
+    """The QuantizeConfig for one of our ``tf_keras`` layers (``ValueError`` for any other)."""
+    config = QUANTIZE_CONFIGS.get(type(layer))
+    if config is None:
+        raise ValueError(
+            f"default_quantize_config: no QuantizeConfig for layer {layer.name!r} of type "
+            f"{type(layer).__name__}; expected one of {sorted(c.__name__ for c in QUANTIZE_CONFIGS)}."
+        )
+    return config()
+
+
+def quantize_annotate_model(model):
+    """``tfmot.quantization.keras.quantize_annotate_model``, with our layers' QuantizeConfigs.
+
+    Every layer is annotated; ours get :func:`default_quantize_config` (TFMOT's registry does
+    not know them), the built-in ones TFMOT's default. Follow with ``quantize_apply`` inside
+    :func:`quantize_scope`.
+    """
+    annotated = tfmot.quantization.keras.quantize_annotate_model(model)
+    for wrapper in annotated.layers:
+        inner = getattr(wrapper, "layer", None)
+        if type(inner) in QUANTIZE_CONFIGS and wrapper.quantize_config is None:
+            wrapper.quantize_config = default_quantize_config(inner)
+    return annotated
+
+
+def quantize_scope(*args):
+    """TFMOT's ``quantize_scope`` plus our layers and QuantizeConfigs (and ``args`` dicts)."""
+    objects = dict(_layers.CUSTOM_OBJECTS)
+    objects.update({config.__name__: config for config in QUANTIZE_CONFIGS.values()})
+    for extra in args:
+        objects.update(extra)
+    return tfmot.quantization.keras.quantize_scope(objects)
