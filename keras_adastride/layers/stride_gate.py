@@ -30,25 +30,25 @@ GATE_ACTIVATIONS = {
 GATE_INITIALIZATIONS = ("identity", "random")
 
 
-def gate_stack(ops, x, first_kernel, kernels, biases, *, first_conv, data_format, activation):
+def gate_stack(
+    ops, x, first_kernel, first_bias, kernels, biases, *, first_conv, data_format, activation
+):
     """The gate's arithmetic, a pure function of its tensors (what XLA compiles).
 
-    ``x`` is the gate input when ``first_kernel`` is given, else the first conv's output without
-    bias (a CAS that fused that conv with its main conv). ``kernels`` are the stride-1 convs after
-    the first, ``biases`` all ``depth`` biases; ``first_conv`` holds the first conv's strides,
-    padding and dilation_rate.
+    ``x`` is the gate input when ``first_kernel`` is given, else the first conv's output, bias
+    included (a CAS that fused that conv into its main conv). ``kernels``, ``biases``: the
+    stride-1 convs after the first; ``first_conv``: the first conv's strides, padding, dilation.
     """
     bias_shape = (1, -1, 1, 1) if data_format == "channels_first" else (1, 1, 1, -1)
     hidden = x
     if first_kernel is not None:
         hidden = ops.conv(hidden, first_kernel, data_format=data_format, **first_conv)
-    for i, bias in enumerate(biases):
-        if i:
-            hidden = ops.relu(hidden)
-            hidden = ops.conv(
-                hidden, kernels[i - 1], strides=1, padding="same", data_format=data_format,
-                dilation_rate=1,
-            )
+        hidden = hidden + ops.reshape(first_bias, bias_shape)
+    for kernel, bias in zip(kernels, biases):
+        hidden = ops.conv(
+            ops.relu(hidden), kernel, strides=1, padding="same", data_format=data_format,
+            dilation_rate=1,
+        )
         hidden = hidden + ops.reshape(bias, bias_shape)
     return GATE_ACTIVATIONS[activation][0](ops, hidden)
 
@@ -192,7 +192,10 @@ class StrideGateLogic:
                 self.add_weight(
                     name=f"kernel_{i}",
                     shape=(*kernel_hw, widths[i], widths[i + 1]),
-                    initializer="zeros" if identity else self.kernel_initializer,
+                    # A fresh copy per kernel: an unseeded tf_keras initializer repeats its values.
+                    initializer="zeros" if identity else initializers.get(
+                        initializers.serialize(self.kernel_initializer)
+                    ),
                 )
             )
             self.biases.append(
@@ -209,25 +212,25 @@ class StrideGateLogic:
         check.same_channels(
             type(self).__name__, self._input_channels, inputs.shape, self.data_format
         )
-        gate = self.run_stack(inputs, self.kernels[0], training=training)
+        gate = self.run_stack(inputs, training=training)
         if self.target_stride is not None:
             self.add_loss(self.target_stride_loss(gate))
         return gate
 
-    def run_stack(self, x, first_kernel, training=None):
+    def run_stack(self, x, training=None, after_first_conv=False):
         """:func:`gate_stack` on this gate's weights, XLA-compiled when :meth:`compiles` says so.
 
-        ``first_kernel=None`` means ``x`` is already the first conv's output (without bias).
+        ``after_first_conv=True``: ``x`` is already the first conv's output, bias included.
         """
-        kernels, biases = list(self.kernels[1:]), list(self.biases)
+        first = (None, None) if after_first_conv else (self.kernels[0], self.biases[0])
+        weights = (*first, list(self.kernels[1:]), list(self.biases[1:]))
         if not self.compiles(training):
-            return gate_stack(self._gen.ops, x, first_kernel, kernels, biases, **self._xla_gate.static)
+            return gate_stack(self._gen.ops, x, *weights, **self._xla_gate.static)
         import tensorflow as tf
 
         # Variables are read here (under the caller's autocast scope) and enter XLA as tensors.
-        tensors = lambda values: [tf.convert_to_tensor(v) for v in values]  # noqa: E731
-        first = None if first_kernel is None else tf.convert_to_tensor(first_kernel)
-        return self._xla_gate(self._gen.ops, x, first, tensors(kernels), tensors(biases))
+        weights = tf.nest.map_structure(lambda v: v if v is None else tf.convert_to_tensor(v), weights)
+        return self._xla_gate(self._gen.ops, x, *weights)
 
     def compiles(self, training=None):
         """Whether a call now runs the gate through XLA (see ``jit_compile``)."""

@@ -1,0 +1,43 @@
+"""What pruning and quantization buy: sparsity, non-zero parameters, compressed size."""
+
+import gzip
+import os
+
+import numpy as np
+
+
+def kernel_sparsity(model):
+    """``{weight name: fraction of zeros}`` for every prunable kernel of a ``tf_keras`` model.
+
+    Prunable: what ``get_prunable_weights()`` returns for our layers, ``kernel`` for built-ins
+    (Conv2D, Dense, ...). Works on stripped models (pruning wrappers removed).
+    """
+    sparsity = {}
+    for layer in model.layers:
+        if hasattr(layer, "layers"):  # a nested model
+            sparsity.update(kernel_sparsity(layer))
+            continue
+        if hasattr(layer, "get_prunable_weights"):
+            weights = layer.get_prunable_weights()
+        else:
+            weights = [layer.kernel] if getattr(layer, "kernel", None) is not None else []
+        for weight in weights:
+            sparsity[weight.name] = float(np.mean(np.asarray(weight.numpy()) == 0))
+    return sparsity
+
+
+def count_nonzero_params(model):
+    """Number of non-zero weights (trainable and not) of a model."""
+    return int(sum(np.count_nonzero(np.asarray(w)) for w in model.get_weights()))
+
+
+def gzip_size(path):
+    """Bytes of ``path`` (a file, or a folder's files concatenated in sorted order) gzipped."""
+    if os.path.isdir(path):
+        files = sorted(
+            os.path.join(root, name) for root, _, names in os.walk(path) for name in names
+        )
+    else:
+        files = [path]
+    data = b"".join(open(name, "rb").read() for name in files)
+    return len(gzip.compress(data, compresslevel=9))
