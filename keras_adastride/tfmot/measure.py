@@ -7,7 +7,7 @@ import numpy as np
 
 
 def kernel_sparsity(model):
-    """``{weight name: fraction of zeros}`` for every prunable kernel of a ``tf_keras`` model.
+    """``{"layer/weight": fraction of zeros}`` for every prunable kernel of a ``tf_keras`` model.
 
     Prunable: what ``get_prunable_weights()`` returns for our layers, ``kernel`` for built-ins
     (Conv2D, Dense, ...). Works on stripped models (pruning wrappers removed).
@@ -22,7 +22,9 @@ def kernel_sparsity(model):
         else:
             weights = [layer.kernel] if getattr(layer, "kernel", None) is not None else []
         for weight in weights:
-            sparsity[weight.name] = float(np.mean(np.asarray(weight.numpy()) == 0))
+            # Variable names carry no layer scope after loading: key by layer name.
+            key = f"{layer.name}/{weight.name.split('/')[-1].split(':')[0]}"
+            sparsity[key] = float(np.mean(np.asarray(weight.numpy()) == 0))
     return sparsity
 
 

@@ -17,17 +17,17 @@ def fashion():
     return prepare(x_train[:3000]), y_train[:3000], prepare(x_test[:2000]), y_test[:2000]
 
 
-def build_mixed_model():
+def build_mixed_model(prune_gate=True):
     """Conv2D, CAS, MaxPooling2D, SpaceToDepthConv, PAS, SpaceToDepth, Dense: 28x28x1 -> 10."""
     layers = tf_keras.layers
     return tf_keras.Sequential(
         [
             tf_keras.Input((28, 28, 1)),
             layers.Conv2D(8, 3, padding="same", activation="relu"),
-            kat.CAS(16, 3, padding="same", activation="relu", gate_width=8),
+            kat.CAS(16, 3, padding="same", activation="relu", gate_width=8, prune_gate=prune_gate),
             layers.MaxPooling2D(),  # 14x14
             kat.SpaceToDepthConv(16, 3, padding="same", activation="relu"),  # 7x7
-            kat.PAS(padding="same", gate_width=8),  # 4x4
+            kat.PAS(padding="same", gate_width=8, prune_gate=prune_gate),  # 4x4
             kat.SpaceToDepth(),  # 2x2x64
             layers.Flatten(),
             layers.Dense(10),
