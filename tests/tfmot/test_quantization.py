@@ -1,0 +1,88 @@
+"""Quantization-aware training (TFMOT default 8-bit scheme) and int8 TFLite."""
+
+import numpy as np
+import pytest
+import tensorflow_model_optimization as tfmot
+import tf_keras
+from conftest import clone_with_weights, compile_model
+
+from keras_adastride import tfmot as kat
+from keras_adastride.tfmot.tflite import tflite_op_types, tflite_predict, to_tflite
+
+quantize_api = tfmot.quantization.keras
+
+
+@pytest.fixture(scope="module")
+def qat_model(trained_model, fashion):
+    x, y, _, _ = fashion
+    annotated = kat.quantize_annotate_model(clone_with_weights(trained_model))
+    with kat.quantize_scope():
+        model = compile_model(quantize_api.quantize_apply(annotated))
+    history = model.fit(x[:1280], y[:1280], batch_size=64, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    return model
+
+
+def test_every_layer_of_ours_gets_its_config(trained_model):
+    annotated = kat.quantize_annotate_model(trained_model)
+    configs = {
+        type(wrapper.layer).__name__: type(wrapper.quantize_config).__name__
+        for wrapper in annotated.layers
+        if wrapper.quantize_config is not None
+    }
+    assert configs == {
+        "CAS": "CASQuantizeConfig",
+        "PAS": "PASQuantizeConfig",
+        "SpaceToDepthConv": "SpaceToDepthConvQuantizeConfig",
+        "SpaceToDepth": "SpaceToDepthQuantizeConfig",
+    }
+    with pytest.raises(ValueError, match="CASQuantizeConfig quantizes CAS layers only"):
+        kat.CASQuantizeConfig().get_weights_and_quantizers(kat.PAS())
+
+
+def test_fake_quantization_is_applied(qat_model, trained_model, fashion):
+    _, _, x_test, _ = fashion
+    wrappers = {type(w.layer).__name__: w for w in qat_model.layers if hasattr(w, "layer")}
+    # Per-channel ranges for the CAS conv kernel and its gate kernels, and an output range.
+    names = {v.name.split("/")[-1] for v in wrappers["CAS"].non_trainable_weights}
+    assert {"kernel_min:0", "kernel_0_min:0", "kernel_2_max:0", "output_min:0"} <= names
+    # The QAT model computes something close to, but not exactly, the float model.
+    q, f = qat_model.predict(x_test[:256], verbose=0), trained_model.predict(x_test[:256], verbose=0)
+    assert not np.array_equal(q, f)
+    assert np.mean(q.argmax(1) == f.argmax(1)) > 0.8
+
+
+@pytest.mark.parametrize("suffix", [".h5", ""])
+def test_qat_model_saves_and_loads(qat_model, fashion, tmp_path, suffix):
+    # TFMOT's own QAT models do not load from the .keras format (its QuantizeLayer); h5 and
+    # SavedModel do.
+    _, _, x_test, _ = fashion
+    path = str(tmp_path / f"qat{suffix}")
+    qat_model.save(path)
+    with kat.quantize_scope():
+        loaded = tf_keras.models.load_model(path)
+    np.testing.assert_allclose(
+        loaded.predict(x_test[:64], verbose=0), qat_model.predict(x_test[:64], verbose=0),
+        atol=1e-5,
+    )
+
+
+def test_int8_tflite_agrees_with_qat_model(qat_model, fashion):
+    _, _, x_test, _ = fashion
+    tflite_model = to_tflite(qat_model, quantize=True)
+    ops = tflite_op_types(tflite_model)
+    assert {("CONV_2D", "int8"), ("FULLY_CONNECTED", "int8"), ("MAX_POOL_2D", "int8")} <= ops
+    predictions = tflite_predict(tflite_model, x_test)
+    expected = qat_model.predict(x_test, verbose=0)
+    agreement = np.mean(predictions.argmax(1) == expected.argmax(1))
+    assert agreement >= 0.99, agreement
+
+
+def test_calibrated_tflite_is_all_int8(qat_model, fashion):
+    x, _, x_test, _ = fashion
+    tflite_model = to_tflite(qat_model, quantize=True, representative_data=x)
+    ops = tflite_op_types(tflite_model)
+    float_ops = {op for op in ops if op[1] == "float32"}
+    assert not float_ops, float_ops
+    predictions = tflite_predict(tflite_model, x_test[:500])
+    assert predictions.shape == (500, 10)
