@@ -30,7 +30,7 @@ class PASLogic(AdaptiveStrideLogic):
         gate_channels="single",
         gate_activation="relu",
         gate_init="identity",
-        gate_hidden_kernel_size=3,
+        gate_hidden_kernel_size=1,
         gate_jit_compile="auto",
         target_stride=None,
         target_stride_weight=0.1,

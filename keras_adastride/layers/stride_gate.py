@@ -86,7 +86,8 @@ class StrideGateLogic:
             for one per input channel.
         width: channels of the hidden convs (small: the gate is overhead).
         depth: number of convs (the paper uses 3).
-        hidden_kernel_size: kernel of the stride-1 convs after the first.
+        hidden_kernel_size: kernel of the stride-1 convs after the first (default 1: the paper's
+            3x3 costs CAS about 0.15 more time than Conv2D in training; benchmarks/README.md).
         activation: final activation: "relu" (paper; exact zeros), "relu6" (zeros, bounded),
             "scaled_sigmoid" (12·sigmoid, LIP's bounded gate), "softplus", "sigmoid".
         initialization: "identity" (last conv zero-filled, bias set so the gate is exactly 1:
@@ -113,7 +114,7 @@ class StrideGateLogic:
         channels=1,
         width=8,
         depth=3,
-        hidden_kernel_size=3,
+        hidden_kernel_size=1,
         activation="relu",
         initialization="identity",
         target_stride=None,
