@@ -1,0 +1,130 @@
+"""Count a model's floating-point operations from its layers' shapes, for one input image.
+
+Convention (stated once, used everywhere):
+
+- a multiply-add counts as **2 FLOPs** (so FLOPs = 2 x MACs of the convs and dense layers);
+- conv / dense bias: 1 FLOP per output element; BatchNormalization (inference form,
+  ``x * scale + shift``): 2 per element; elementwise Add / Multiply / Subtract / Average /
+  Maximum / Minimum: 1 per output element and extra input;
+- pooling: 1 per window element read per output (kh·kw per output of a max/avg pool, H·W·C for a
+  global pool; an average pool's final division is not counted);
+- activations (ReLU, softmax, ...), padding, reshapes, concatenation, up-sampling, dropout and
+  space-to-depth (data movement) cost 0;
+- CAS = its conv + its stride gate + the product with the gate map; PAS = its pooling(s) (+ the
+  add of ``avg_max_add``) + gate + product; StrideGate = its convs (+ biases); SpaceToDepthConv =
+  the stride-1 conv on the rearranged input.
+
+Counts need static spatial sizes: build the model with a fixed ``input_shape``.
+"""
+
+import math
+
+import keras
+
+from keras_adastride.layers import CAS, PAS, SpaceToDepthConv, StrideGate
+
+_ELEMENTWISE = (keras.layers.Add, keras.layers.Multiply, keras.layers.Subtract,
+                keras.layers.Average, keras.layers.Maximum, keras.layers.Minimum)
+_POOLS = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
+_GLOBAL_POOLS = (keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D)
+
+
+def count_flops(model):
+    """Total FLOPs of one forward pass on one image (multiply-add = 2 FLOPs; see module doc)."""
+    return sum(flops_by_layer(model).values())
+
+
+def flops_by_layer(model):
+    """``{layer name: FLOPs}`` over the model's graph (nested models get ``outer/inner`` keys)."""
+    counts = {}
+    for depth in sorted(model._nodes_by_depth, reverse=True):
+        for node in model._nodes_by_depth[depth]:
+            layer = node.operation
+            inputs = [t.shape for t in node.input_tensors]
+            outputs = [t.shape for t in node.output_tensors]
+            if isinstance(layer, keras.Model) and hasattr(layer, "_nodes_by_depth"):
+                for inner, value in flops_by_layer(layer).items():
+                    counts[f"{layer.name}/{inner}"] = counts.get(f"{layer.name}/{inner}", 0) + value
+                continue
+            if not inputs:
+                continue
+            counts[layer.name] = counts.get(layer.name, 0) + layer_flops(layer, inputs, outputs)
+    return counts
+
+
+def _size(shape, layer):
+    dims = tuple(shape)[1:]
+    if any(d is None for d in dims):
+        raise ValueError(
+            f"count_flops: layer {layer.name!r} has an unknown dimension in shape {tuple(shape)}; "
+            "build the model with a fixed input_shape."
+        )
+    return math.prod(dims)
+
+
+def _channels_last(layer):
+    return getattr(layer, "data_format", "channels_last") != "channels_first"
+
+
+def _conv2d(layer, input_shape, output_shape):
+    """Conv2D / Conv2DTranspose / DepthwiseConv2D / SeparableConv2D (multiply-add = 2)."""
+    cin = input_shape[-1] if _channels_last(layer) else input_shape[1]
+    kh, kw = layer.kernel_size
+    out = _size(output_shape, layer)
+    if isinstance(layer, keras.layers.SeparableConv2D):
+        depthwise_out = out // layer.filters * cin * layer.depth_multiplier
+        macs = depthwise_out * kh * kw + out * cin * layer.depth_multiplier
+    elif isinstance(layer, keras.layers.DepthwiseConv2D):
+        macs = out * kh * kw
+    elif isinstance(layer, keras.layers.Conv2DTranspose):
+        macs = _size(input_shape, layer) * kh * kw * layer.filters
+    else:
+        macs = out * kh * kw * cin // layer.groups
+    return 2 * macs + (out if layer.use_bias else 0)
+
+
+def _gate(gate, input_shape):
+    """StrideGate: first conv (the main op's geometry), then stride-1 convs; each with bias."""
+    cin = input_shape[-1] if gate.data_format != "channels_first" else input_shape[1]
+    out_shape = gate.compute_output_shape(tuple(input_shape))
+    positions = _size(out_shape, gate) // out_shape[-1 if gate.data_format != "channels_first" else 1]
+    widths = [cin] + [gate.width] * (gate.depth - 1) + [gate.channels or cin]
+    total = 0
+    for i in range(gate.depth):
+        kh, kw = gate.kernel_size if i == 0 else (gate.hidden_kernel_size,) * 2
+        total += positions * (2 * kh * kw * widths[i] * widths[i + 1] + widths[i + 1])
+    return total
+
+
+def layer_flops(layer, input_shapes, output_shapes):
+    """FLOPs of one call of ``layer`` with these input / output shapes (batch dim ignored)."""
+    x, y = input_shapes[0], output_shapes[0]
+    if isinstance(layer, CAS):
+        return (_conv2d(layer.conv, x, y) + _gate(layer.gate, x) + _size(y, layer))
+    if isinstance(layer, PAS):
+        pools = [p for p in (layer.max_pool, layer.average_pool) if p is not None]
+        pooled = layer.max_pool.compute_output_shape(tuple(x)) if layer.max_pool else \
+            layer.average_pool.compute_output_shape(tuple(x))
+        total = sum(_size(pooled, layer) * math.prod(layer.pool_size) for _ in pools)
+        if layer.pool_mode == "avg_max_add":
+            total += _size(pooled, layer)
+        return total + _gate(layer.gate, x) + _size(y, layer)
+    if isinstance(layer, StrideGate):
+        return _gate(layer, x)
+    if isinstance(layer, SpaceToDepthConv):
+        return _conv2d(layer.conv, layer.space_to_depth.compute_output_shape(tuple(x)), y)
+    if isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose,
+                          keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)):
+        return _conv2d(layer, x, y)
+    if isinstance(layer, keras.layers.Dense):
+        out = _size(y, layer)
+        return 2 * out * x[-1] + (out if layer.use_bias else 0)
+    if isinstance(layer, keras.layers.BatchNormalization):
+        return 2 * _size(y, layer)
+    if isinstance(layer, _POOLS):
+        return _size(y, layer) * math.prod(layer.pool_size)
+    if isinstance(layer, _GLOBAL_POOLS):
+        return _size(x, layer)
+    if isinstance(layer, _ELEMENTWISE):
+        return (len(input_shapes) - 1) * _size(y, layer)
+    return 0

@@ -1,0 +1,12 @@
+"""Functional-API builders of the paper's backbones, each with a ``downsampling`` switch.
+
+``downsampling``: "original" (the published fixed-stride convs / poolings), "cas", "pas" (where the
+model pools) or "spd" (SPD-Conv); ``placements`` chooses the sites (default: the paper's). The
+input is named "images"; see each builder for its output names.
+"""
+
+from keras_adastride.models.alexnet import alexnet
+from keras_adastride.models.unet import unet
+from keras_adastride.models.vgg import small_vgg, vgg11, vgg16
+
+__all__ = ["alexnet", "small_vgg", "unet", "vgg11", "vgg16"]

@@ -1,0 +1,141 @@
+"""How a model builds each downsampling *site*: the published op, CAS, PAS or SPD-Conv.
+
+Every builder names its sites (the convs and poolings the paper's modules can replace) and
+declares, per variant, which sites the variant may replace and which it replaces by default (the
+paper's placements). :class:`Downsampling` resolves ``downsampling`` / ``placements`` once and
+builds each site:
+
+==============  =============================================  ===================================
+variant         at a conv site                                 at a pooling site
+==============  =============================================  ===================================
+``original``    ``Conv2D`` as published                        ``MaxPooling2D`` / ``AveragePooling2D``
+``cas``         ``CAS`` with the conv's own arguments          ``CAS`` (C→C filters, kernel = pool
+                (same shape; starts as that conv)              window, pool strides; starts as
+                                                               average pooling)
+``pas``         --                                             ``PAS`` with the pool's arguments
+``spd``         ``SpaceToDepthConv``: block = the stride,      ``SpaceToDepthConv``: block = the
+                stride-1 conv with the same kernel             stride, 1x1 conv C·b²→C, starts as
+                (YOLOv5-SPD practice)                          b×b average pooling
+==============  =============================================  ===================================
+
+Sites not placed keep the published op. The CAS/PAS gates start as the identity
+(``gate_init="identity"``), so with the original weights a CAS/PAS model starts as the original.
+"""
+
+import numpy as np
+
+import keras
+
+from keras_adastride.layers import CAS, PAS, SpaceToDepthConv
+
+VARIANTS = ("original", "cas", "pas", "spd")
+
+
+@keras.saving.register_keras_serializable(package="keras_adastride")
+class AveragingKernel(keras.initializers.Initializer):
+    """Conv kernel ``(kh, kw, k·C, C)`` that averages, for output channel c, the input channels
+    c, C + c, ..., (k-1)·C + c over the whole window: ``W[i, j, m·C + c, c] = 1 / (kh·kw·k)``.
+
+    With k = 1 the conv is average pooling; after ``SpaceToDepth(b)`` (TensorFlow channel order,
+    k = b²) a 1x1 conv with it is b×b average pooling.
+    """
+
+    def __call__(self, shape, dtype=None):
+        kh, kw, cin, cout = shape
+        if cin % cout:
+            raise ValueError(
+                f"AveragingKernel: input channels ({cin}) must be a multiple of output channels "
+                f"({cout}); received shape={tuple(shape)}."
+            )
+        kernel = np.zeros(shape, "float32")
+        copies = cin // cout
+        for m in range(copies):
+            kernel[:, :, m * cout + np.arange(cout), np.arange(cout)] = 1.0 / (kh * kw * copies)
+        return keras.ops.convert_to_tensor(kernel, dtype=dtype)
+
+
+class Downsampling:
+    """The resolved downsampling plan of one model.
+
+    Args:
+        model: builder name, for messages.
+        downsampling: one of ``supported`` plus "original".
+        placements: None (the paper's placements), "all", or an iterable of site names.
+        supported: ``{variant: (sites it may replace, default sites)}`` for the variants this
+            model supports besides "original".
+        gate_options: extra keyword arguments for every CAS / PAS (``gate_width``, ...).
+    """
+
+    def __init__(self, model, downsampling, placements, supported, gate_options=None):
+        self.model = model
+        choices = ("original", *supported)
+        if downsampling not in choices:
+            raise ValueError(
+                f"{model}: argument `downsampling` must be one of {list(choices)} for this model; "
+                f"received downsampling={downsampling!r}."
+            )
+        self.variant = downsampling
+        self.gate_options = dict(gate_options or {})
+        if downsampling == "original":
+            if placements:
+                raise ValueError(
+                    f"{model}: downsampling='original' replaces no site; `placements` must be "
+                    f"None; received placements={placements!r}."
+                )
+            self.sites = frozenset()
+            return
+        allowed, default = supported[downsampling]
+        if placements is None:
+            chosen = tuple(default)
+        elif placements == "all":
+            chosen = tuple(allowed)
+        else:
+            chosen = tuple([placements] if isinstance(placements, str) else placements)
+        unknown = [site for site in chosen if site not in allowed]
+        if unknown or not chosen:
+            raise ValueError(
+                f"{model}: with downsampling={downsampling!r}, `placements` must be None, 'all' or "
+                f"a non-empty list of sites from {list(allowed)}; received placements="
+                f"{placements!r}."
+            )
+        self.sites = frozenset(chosen)
+
+    def placed(self, name):
+        """Whether site ``name`` gets the variant's layer."""
+        return name in self.sites
+
+    def conv(self, x, filters, kernel_size, *, name, strides=1, padding="valid", **conv_kwargs):
+        """Conv site ``name``: ``Conv2D``, ``CAS`` or ``SpaceToDepthConv`` (see module table)."""
+        if self.placed(name) and self.variant == "cas":
+            return CAS(filters, kernel_size, strides=strides, padding=padding, name=name,
+                       **conv_kwargs, **self.gate_options)(x)
+        if self.placed(name) and self.variant == "spd":
+            return SpaceToDepthConv(filters, kernel_size, block_size=_stride(strides),
+                                    pad_to_multiple=True, padding=padding, name=name,
+                                    **conv_kwargs)(x)
+        return keras.layers.Conv2D(filters, kernel_size, strides=strides, padding=padding,
+                                   name=name, **conv_kwargs)(x)
+
+    def pool(self, x, pool_size, *, name, strides=None, padding="valid", mode="max"):
+        """Pooling site ``name``: ``MaxPooling2D``/``AveragePooling2D``, ``PAS``, ``CAS`` or SPD."""
+        strides = pool_size if strides is None else strides
+        channels = x.shape[-1]
+        if self.placed(name) and self.variant == "pas":
+            return PAS(pool_size, strides=strides, padding=padding, pool_mode=mode, name=name,
+                       **self.gate_options)(x)
+        if self.placed(name) and self.variant == "cas":
+            return CAS(channels, pool_size, strides=strides, padding=padding, name=name,
+                       kernel_initializer=AveragingKernel(), **self.gate_options)(x)
+        if self.placed(name) and self.variant == "spd":
+            return SpaceToDepthConv(channels, 1, block_size=_stride(strides), pad_to_multiple=True,
+                                    kernel_initializer=AveragingKernel(), name=name)(x)
+        pooling = {"max": keras.layers.MaxPooling2D, "average": keras.layers.AveragePooling2D}
+        return pooling[mode](pool_size, strides=strides, padding=padding, name=name)(x)
+
+
+def _stride(strides):
+    """The single block size of a square stride (SPD needs one)."""
+    pair = (strides, strides) if isinstance(strides, int) else tuple(strides)
+    if pair[0] != pair[1] or pair[0] < 2:
+        raise ValueError(f"SpaceToDepthConv needs a square stride >= 2; received strides={strides!r}.")
+    return pair[0]

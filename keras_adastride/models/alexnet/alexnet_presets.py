@@ -1,0 +1,28 @@
+"""AlexNet configurations as data.
+
+``convs``: (filters, kernel, stride, zero padding) of conv1..conv5; ``pool``: (size, stride,
+padding) of the three max pools (after conv1, conv2, conv5); ``pooled``: the adaptive average
+pooling's output size before the flatten (None: no such layer); ``dense``: the two hidden dense
+widths (dropout 0.5 before each, as torchvision).
+"""
+
+ALEXNET_PRESETS = {
+    # torchvision.models.alexnet (one-GPU variant of Krizhevsky et al. 2012): 61,100,840
+    # parameters at 224x224x3 / 1000 classes. Works from 63x63 inputs.
+    "torchvision": dict(
+        convs=((64, 11, 4, 2), (192, 5, 1, 2), (384, 3, 1, 1), (256, 3, 1, 1), (256, 3, 1, 1)),
+        pool=(3, 2, "valid"),
+        pooled=(6, 6),
+        dense=(4096, 4096),
+        min_size=63,
+    ),
+    # The same layout for small images (28x28, 32x32): stride-1 5x5 conv1, narrower layers,
+    # "same" overlapping pools (28 -> 14 -> 7 -> 4).
+    "small": dict(
+        convs=((32, 5, 1, 2), (64, 5, 1, 2), (128, 3, 1, 1), (128, 3, 1, 1), (64, 3, 1, 1)),
+        pool=(3, 2, "same"),
+        pooled=None,
+        dense=(512, 512),
+        min_size=4,
+    ),
+}

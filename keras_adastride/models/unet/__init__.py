@@ -1,0 +1,3 @@
+from keras_adastride.models.unet.unet import unet
+
+__all__ = ["unet"]
