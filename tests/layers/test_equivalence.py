@@ -1,0 +1,135 @@
+"""With the gate held at 1, CAS/PAS are exactly the plain Keras layers; and the paper's premise:
+a stride-S conv/pool is the stride-1 result sampled every S-th row and column."""
+
+import numpy as np
+import pytest
+
+import keras
+
+from keras_adastride import CAS, PAS
+from layer_references import random_images, same_padding_offset
+
+
+def _input_shape(rows, cols, channels, data_format):
+    if data_format == "channels_first":
+        return (2, channels, rows, cols)
+    return (2, rows, cols, channels)
+
+
+CONV_CASES = [
+    # kernel, strides, padding, dilation, groups, data_format, activation, use_bias
+    (3, 1, "valid", 1, 1, "channels_last", None, True),
+    (3, 2, "same", 1, 1, "channels_last", "relu", True),
+    ((3, 2), (2, 3), "valid", 1, 1, "channels_last", None, False),
+    (3, 1, "same", 2, 1, "channels_last", None, True),
+    (1, 2, "valid", 1, 2, "channels_last", "tanh", True),
+    (3, 2, "same", 1, 2, "channels_first", None, False),
+    (2, 1, "valid", (2, 1), 1, "channels_first", "relu", True),
+    (5, 3, "same", 1, 4, "channels_last", None, True),
+]
+
+
+@pytest.mark.parametrize("kernel,strides,padding,dilation,groups,data_format,activation,use_bias",
+                         CONV_CASES)
+def test_cas_with_identity_gate_equals_conv2d(
+    kernel, strides, padding, dilation, groups, data_format, activation, use_bias
+):
+    x = random_images(_input_shape(11, 10, 4, data_format))
+    args = dict(kernel_size=kernel, strides=strides, padding=padding, dilation_rate=dilation,
+                groups=groups, data_format=data_format, activation=activation, use_bias=use_bias,
+                bias_initializer="random_normal")
+    cas = CAS(8, gate_init="identity", **args)
+    conv = keras.layers.Conv2D(8, **args)
+    conv.build(x.shape)
+    cas.build(x.shape)
+    cas.conv.set_weights(conv.get_weights())
+    expected = keras.ops.convert_to_numpy(conv(x))
+    np.testing.assert_allclose(np.asarray(cas.gate_map(x)), 1.0, rtol=0, atol=0)
+    np.testing.assert_allclose(np.asarray(cas(x)), expected, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(cas.initial_map(x)), expected, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("gate_activation", ["relu", "relu6", "scaled_sigmoid", "softplus"])
+@pytest.mark.parametrize("gate_channels", ["single", "per_channel"])
+def test_identity_gate_is_exactly_one_for_every_activation(gate_activation, gate_channels):
+    x = random_images((2, 9, 9, 3), scale=10.0)
+    cas = CAS(4, 3, strides=2, gate_activation=gate_activation, gate_channels=gate_channels)
+    gate = np.asarray(cas.gate_map(x))
+    assert gate.shape == (2, 4, 4, 1 if gate_channels == "single" else 4)
+    np.testing.assert_allclose(gate, 1.0, rtol=0, atol=1e-6)
+
+
+def _pool_reference(x, mode, pool_args):
+    average = keras.layers.AveragePooling2D(**pool_args)(x)
+    maximum = keras.layers.MaxPooling2D(**pool_args)(x)
+    axis = 1 if pool_args["data_format"] == "channels_first" else -1
+    return {
+        "max": maximum,
+        "average": average,
+        "avg_max_add": average + maximum,
+        "avg_max_concat": keras.ops.concatenate([average, maximum], axis=axis),
+    }[mode]
+
+
+@pytest.mark.parametrize("mode", ["max", "average", "avg_max_add", "avg_max_concat"])
+@pytest.mark.parametrize(
+    "pool_size,strides,padding,data_format",
+    [(2, None, "valid", "channels_last"), (3, 2, "same", "channels_last"),
+     ((2, 3), (1, 2), "same", "channels_first"), (3, 1, "valid", "channels_first")],
+)
+def test_pas_with_identity_gate_equals_pooling(mode, pool_size, strides, padding, data_format):
+    x = random_images(_input_shape(11, 10, 3, data_format))
+    pool_args = dict(pool_size=pool_size, strides=strides, padding=padding, data_format=data_format)
+    pas = PAS(pool_mode=mode, gate_init="identity", **pool_args)
+    expected = keras.ops.convert_to_numpy(_pool_reference(x, mode, pool_args))
+    np.testing.assert_allclose(np.asarray(pas(x)), expected, rtol=0, atol=1e-6)
+
+
+def _strided_and_unit(layer_class, x, strides, **args):
+    """The layer with ``strides`` and the same layer (same weights) with stride 1."""
+    strided = layer_class(strides=strides, gate_init="identity", **args)
+    unit = layer_class(strides=1, gate_init="identity", **args)
+    strided.build(x.shape)
+    unit.build(x.shape)
+    unit.set_weights(strided.get_weights())
+    return np.asarray(strided(x)), np.asarray(unit(x))
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+@pytest.mark.parametrize("size", [7, 8, 13])
+# (Keras convs reject strides > 1 together with dilation > 1, so the strided cases are undilated.)
+@pytest.mark.parametrize("kernel,strides,dilation", [(1, 2, 1), (2, 2, 1), (3, 2, 1), (3, 3, 1),
+                                                     (4, 3, 1), (5, 2, 1), (2, 4, 1)])
+def test_strided_conv_is_unit_stride_conv_subsampled(padding, size, kernel, strides, dilation):
+    x = random_images((1, size, size + 1, 2))
+    if (kernel - 1) * dilation + 1 > size:
+        pytest.skip("kernel larger than the input")
+    strided, unit = _strided_and_unit(
+        CAS, x, strides, filters=3, kernel_size=kernel, padding=padding, dilation_rate=dilation
+    )
+    if padding == "valid":
+        rows = cols = 0
+    else:
+        rows = same_padding_offset(size, kernel, strides, dilation)
+        cols = same_padding_offset(size + 1, kernel, strides, dilation)
+    sampled = unit[:, rows::strides, cols::strides, :][:, : strided.shape[1], : strided.shape[2]]
+    assert sampled.shape == strided.shape
+    np.testing.assert_allclose(strided, sampled, rtol=0, atol=1e-5)
+
+
+def test_same_padding_offset_is_not_always_zero():
+    # The 'same' case needs its offset: an even total padding difference shifts the grid by one.
+    assert same_padding_offset(8, 3, 2, 1) == 1
+    assert same_padding_offset(7, 3, 2, 1) == 0
+    x = random_images((1, 8, 8, 1))
+    strided, unit = _strided_and_unit(CAS, x, 2, filters=1, kernel_size=3, padding="same")
+    assert not np.allclose(strided, unit[:, ::2, ::2])
+    np.testing.assert_allclose(strided, unit[:, 1::2, 1::2], atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["max", "average", "avg_max_add"])
+@pytest.mark.parametrize("size,pool,strides", [(9, 2, 2), (10, 3, 2), (11, 3, 3), (8, 2, 4)])
+def test_strided_valid_pooling_is_unit_stride_pooling_subsampled(mode, size, pool, strides):
+    x = random_images((2, size, size, 2))
+    strided, unit = _strided_and_unit(PAS, x, strides, pool_size=pool, pool_mode=mode)
+    np.testing.assert_allclose(strided, unit[:, ::strides, ::strides], rtol=0, atol=1e-6)
