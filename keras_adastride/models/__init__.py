@@ -6,7 +6,9 @@ input is named "images"; see each builder for its output names.
 """
 
 from keras_adastride.models.alexnet import alexnet
+from keras_adastride.models.mobilenet import mobilenet
+from keras_adastride.models.resnet import resnet18, resnet50
 from keras_adastride.models.unet import unet
 from keras_adastride.models.vgg import small_vgg, vgg11, vgg16
 
-__all__ = ["alexnet", "small_vgg", "unet", "vgg11", "vgg16"]
+__all__ = ["alexnet", "mobilenet", "resnet18", "resnet50", "small_vgg", "unet", "vgg11", "vgg16"]

@@ -116,6 +116,16 @@ class Downsampling:
         return keras.layers.Conv2D(filters, kernel_size, strides=strides, padding=padding,
                                    name=name, **conv_kwargs)(x)
 
+    def padded_conv(self, x, filters, kernel_size, *, name, pad, strides=1, **conv_kwargs):
+        """``ZeroPadding2D(pad)`` (named ``{name}_pad``) + "valid" conv site ``name`` (the
+        PyTorch-style explicit padding); an SPD-Conv there pads "same" instead (no extra pad)."""
+        if self.placed(name) and self.variant == "spd":
+            return self.conv(x, filters, kernel_size, name=name, strides=strides, padding="same",
+                             **conv_kwargs)
+        if pad:
+            x = keras.layers.ZeroPadding2D(pad, name=f"{name}_pad")(x)
+        return self.conv(x, filters, kernel_size, name=name, strides=strides, **conv_kwargs)
+
     def pool(self, x, pool_size, *, name, strides=None, padding="valid", mode="max"):
         """Pooling site ``name``: ``MaxPooling2D``/``AveragePooling2D``, ``PAS``, ``CAS`` or SPD."""
         strides = pool_size if strides is None else strides

@@ -1,0 +1,123 @@
+"""ResNet-18 (torchvision layout) and ResNet-50 (keras.applications layout) with a downsampling switch.
+
+Layer names follow keras.applications.ResNet50: ``conv1_pad``/``conv1_conv``/``conv1_bn``/
+``conv1_relu``, ``pool1_pad``/``pool1_pool`` (3x3 stride-2 max pool), stages ``conv2``..``conv5``
+of blocks ``conv{s}_block{b}`` with convs ``_1_conv``, ``_2_conv`` (``_3_conv`` in bottlenecks),
+shortcut ``_0_conv``, ``_add``, ``_out``; top ``avg_pool``, ``predictions``.
+
+Sites: every conv and ``pool1_pool``. Placements by default: CAS at the front (``conv1_conv``) and
+in the middle (``conv4_block1_2_conv`` in ResNet-50, ``conv4_block1_1_conv`` in ResNet-18), PAS at
+the only pool ``pool1_pool``. SPD-Conv (the SPD-Conv paper's ResNet-SPD) replaces the stem conv,
+the max pool and the strided conv of each downsampling block; the strided 1x1 shortcuts stay, as
+in that paper (``placements="all"`` replaces them too).
+"""
+
+import keras
+
+from keras_adastride.models._common import classes, classifier_top, global_pooling, image_input
+from keras_adastride.models._downsampling import Downsampling
+from keras_adastride.models.resnet.resnet_presets import RESNET_PRESETS
+
+
+def _block_convs(config):
+    """``(every conv site, strided main-path sites, strided shortcut sites)`` of a preset."""
+    convs, strided, shortcuts = ["conv1_conv"], ["conv1_conv"], []
+    per_block = 2 if config["block"] == "basic" else 3
+    for s, blocks in enumerate(config["stages"], 2):
+        for b in range(1, blocks + 1):
+            name = f"conv{s}_block{b}"
+            if b == 1 and (s > 2 or config["block"] == "bottleneck"):
+                convs.append(f"{name}_0_conv")
+                if s > 2:
+                    shortcuts.append(f"{name}_0_conv")
+            convs += [f"{name}_{i}_conv" for i in range(1, per_block + 1)]
+            if b == 1 and s > 2:
+                strided.append(f"{name}_1_conv")
+    return convs, strided, shortcuts
+
+
+def resnet(preset, input_shape=(224, 224, 3), num_classes=1000, include_top=True,
+           downsampling="original", placements=None, pooling=None,
+           classifier_activation="softmax", gate_options=None, name=None):
+    """Build the ResNet ``preset`` ("resnet18" or "resnet50"; see ``RESNET_PRESETS``).
+
+    Args: as keras.applications.ResNet50, plus ``downsampling`` ("original", "cas", "pas",
+    "spd"), ``placements`` and ``gate_options`` (see ``keras_adastride.models._downsampling``).
+    """
+    if preset not in RESNET_PRESETS:
+        raise ValueError(f"resnet: argument `preset` must be one of {sorted(RESNET_PRESETS)}; "
+                         f"received preset={preset!r}.")
+    config = RESNET_PRESETS[preset]
+    convs, strided, shortcuts = _block_convs(config)
+    middle = "conv4_block1_1_conv" if config["block"] == "basic" else "conv4_block1_2_conv"
+    plan = Downsampling(preset, downsampling, placements, {
+        "cas": (convs + ["pool1_pool"], ("conv1_conv", middle)),
+        "pas": (("pool1_pool",), ("pool1_pool",)),
+        "spd": (strided + shortcuts + ["pool1_pool"], strided + ["pool1_pool"]),
+    }, gate_options)
+    inputs = image_input(preset, input_shape, min_size=32 if include_top else 1)
+    bn = dict(epsilon=config["epsilon"])
+    conv = dict(use_bias=config["conv_bias"])
+    x = plan.padded_conv(inputs, 64, 7, pad=3, strides=2, name="conv1_conv", **conv)
+    x = keras.layers.BatchNormalization(name="conv1_bn", **bn)(x)
+    x = keras.layers.Activation("relu", name="conv1_relu")(x)
+    if not (plan.placed("pool1_pool") and plan.variant == "spd"):
+        x = keras.layers.ZeroPadding2D(1, name="pool1_pad")(x)
+    x = plan.pool(x, 3, strides=2, name="pool1_pool")
+    block = _basic_block if config["block"] == "basic" else _bottleneck_block
+    for s, (blocks, width) in enumerate(zip(config["stages"], config["widths"]), 2):
+        for b in range(1, blocks + 1):
+            stride = 2 if b == 1 and s > 2 else 1
+            x = block(x, plan, width, stride, b == 1, f"conv{s}_block{b}", bn, conv)
+    if include_top:
+        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        x = classifier_top(x, classes(preset, num_classes), classifier_activation)
+    else:
+        x = global_pooling(x, pooling)
+    return keras.Model(inputs, x, name=name or f"{preset}_{downsampling}")
+
+
+def _shortcut(x, plan, filters, stride, name, bn, conv):
+    x = plan.conv(x, filters, 1, strides=stride, name=f"{name}_0_conv", **conv)
+    return keras.layers.BatchNormalization(name=f"{name}_0_bn", **bn)(x)
+
+
+def _basic_block(x, plan, width, stride, first, name, bn, conv):
+    """torchvision BasicBlock: 3x3 (stride) -> BN -> ReLU -> 3x3 -> BN, + shortcut, ReLU."""
+    needs_projection = stride > 1 or x.shape[-1] != width
+    shortcut = _shortcut(x, plan, width, stride, name, bn, conv) if needs_projection else x
+    if stride > 1:
+        y = plan.padded_conv(x, width, 3, pad=1, strides=stride, name=f"{name}_1_conv", **conv)
+    else:
+        y = plan.conv(x, width, 3, padding="same", name=f"{name}_1_conv", **conv)
+    y = keras.layers.BatchNormalization(name=f"{name}_1_bn", **bn)(y)
+    y = keras.layers.Activation("relu", name=f"{name}_1_relu")(y)
+    y = plan.conv(y, width, 3, padding="same", name=f"{name}_2_conv", **conv)
+    y = keras.layers.BatchNormalization(name=f"{name}_2_bn", **bn)(y)
+    y = keras.layers.Add(name=f"{name}_add")([shortcut, y])
+    return keras.layers.Activation("relu", name=f"{name}_out")(y)
+
+
+def _bottleneck_block(x, plan, width, stride, first, name, bn, conv):
+    """keras.applications v1 bottleneck: 1x1 (stride) -> 3x3 -> 1x1 (4x width), + shortcut."""
+    shortcut = _shortcut(x, plan, 4 * width, stride, name, bn, conv) if first else x
+    y = plan.conv(x, width, 1, strides=stride, name=f"{name}_1_conv", **conv)
+    y = keras.layers.BatchNormalization(name=f"{name}_1_bn", **bn)(y)
+    y = keras.layers.Activation("relu", name=f"{name}_1_relu")(y)
+    y = plan.conv(y, width, 3, padding="same", name=f"{name}_2_conv", **conv)
+    y = keras.layers.BatchNormalization(name=f"{name}_2_bn", **bn)(y)
+    y = keras.layers.Activation("relu", name=f"{name}_2_relu")(y)
+    y = plan.conv(y, 4 * width, 1, name=f"{name}_3_conv", **conv)
+    y = keras.layers.BatchNormalization(name=f"{name}_3_bn", **bn)(y)
+    y = keras.layers.Add(name=f"{name}_add")([shortcut, y])
+    return keras.layers.Activation("relu", name=f"{name}_out")(y)
+
+
+def resnet18(input_shape=(224, 224, 3), num_classes=1000, **kwargs):
+    """ResNet-18 as torchvision (11,689,512 trainable parameters). See :func:`resnet`."""
+    return resnet("resnet18", input_shape, num_classes, **kwargs)
+
+
+def resnet50(input_shape=(224, 224, 3), num_classes=1000, **kwargs):
+    """ResNet-50 as keras.applications.ResNet50 (25,636,712 parameters). See :func:`resnet`."""
+    return resnet("resnet50", input_shape, num_classes, **kwargs)
