@@ -30,24 +30,33 @@ def small_classifier(gate_jit_compile="auto"):
 
 @dataclass
 class SavedModelEntry:
-    """One model of saved_models/: its SavedModel folder, .keras file and recorded samples."""
+    """One exported version in saved_models/: its SavedModel folder, .keras file and the samples
+    recorded at export time (``inputs.<key>``, ``outputs.<key>``, ``keras.<output>``)."""
 
     name: str
+    version: int
     export_dir: pathlib.Path
     keras_file: pathlib.Path
     samples: dict
 
+    def _group(self, prefix):
+        return {k.split(".", 1)[1]: v for k, v in self.samples.items() if k.startswith(prefix)}
+
     @property
     def inputs(self):
-        return {k.split(".", 1)[1]: v for k, v in self.samples.items() if k.startswith("inputs.")}
+        return self._group("inputs.")
 
     @property
     def outputs(self):
-        return {k.split(".", 1)[1]: v for k, v in self.samples.items() if k.startswith("outputs.")}
+        return self._group("outputs.")
+
+    @property
+    def keras_outputs(self):
+        return self._group("keras.")
 
 
 def saved_model_entries():
-    """The models listed in saved_models/models.config, each at its highest version."""
+    """Every version of every model that saved_models/models.config lists."""
     from google.protobuf import text_format
     from tensorflow_serving.config import model_server_config_pb2
 
@@ -55,11 +64,14 @@ def saved_model_entries():
                                model_server_config_pb2.ModelServerConfig())
     entries = []
     for model in config.model_config_list.config:
-        model_dir = SAVED_MODELS / model.name
-        version = max(int(p.name) for p in model_dir.iterdir() if p.name.isdigit())
-        with np.load(SAVED_MODELS / "samples" / f"{model.name}.npz") as samples:
-            entries.append(SavedModelEntry(model.name, model_dir / str(version),
-                                           SAVED_MODELS / f"{model.name}.keras", dict(samples)))
+        versions = sorted(int(p.name) for p in (SAVED_MODELS / model.name).iterdir()
+                          if p.name.isdigit())
+        for version in versions:
+            stem = SAVED_MODELS / "records" / f"{model.name}_v{version}"
+            with np.load(f"{stem}.npz") as samples:
+                entries.append(SavedModelEntry(
+                    model.name, version, SAVED_MODELS / model.name / str(version),
+                    pathlib.Path(f"{stem}.keras"), dict(samples)))
     return entries
 
 

@@ -1,0 +1,203 @@
+"""The models in saved_models/: they load without keras_adastride, pass saved_model_cli, carry no
+XLA, answer REST and gRPC requests with the outputs recorded at export, and their .keras files
+(the compatibility record) keep loading and reproducing them."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from serving_helpers import SAVED_MODELS, assert_outputs_match, saved_model_entries
+from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
+
+from keras_adastride.serving import predict_request, rest_body, xla_findings
+
+ENTRIES = saved_model_entries()
+IDS = [f"{e.name}_v{e.version}" for e in ENTRIES]
+per_entry = pytest.mark.parametrize("entry", ENTRIES, ids=IDS)
+
+_signatures = {}
+
+
+def served(entry):
+    """The entry's ``serving_default`` function, loaded once per test session."""
+    if entry.export_dir not in _signatures:
+        _signatures[entry.export_dir] = tf.saved_model.load(
+            str(entry.export_dir)).signatures["serving_default"]
+    return _signatures[entry.export_dir]
+
+
+def decode_rest_request(body, specs):
+    """TF Serving's reading of a REST predict body into tensors (its documented semantics):
+    row form "instances" (per-example objects, or bare values for one input), column form
+    "inputs" (an object of batches, or a bare batch for one input); dtypes from the signature."""
+    assert body["signature_name"] == "serving_default"
+    if "instances" in body:
+        rows = body["instances"]
+        columns = ({k: [row[k] for row in rows] for k in rows[0]} if isinstance(rows[0], dict)
+                   else {next(iter(specs)): rows})
+    else:
+        columns = body["inputs"]
+        columns = columns if isinstance(columns, dict) else {next(iter(specs)): columns}
+    assert set(columns) == set(specs)
+    return {k: tf.constant(v, dtype=specs[k].dtype) for k, v in columns.items()}
+
+
+def test_the_folder_holds_both_models():
+    assert {e.name for e in ENTRIES} >= {"fashion_mnist_cas", "unet_cas"}
+    for entry in ENTRIES:
+        assert entry.inputs and entry.outputs and entry.keras_outputs
+        assert entry.keras_file.is_file()
+
+
+def test_files_are_small():
+    sizes = {p: p.stat().st_size for p in SAVED_MODELS.rglob("*") if p.is_file()}
+    assert max(sizes.values()) < 2_000_000, max(sizes, key=sizes.get)
+    assert sum(sizes.values()) < 10_000_000
+
+
+def test_loads_and_reproduces_without_keras_adastride(tmp_path):
+    """TF Serving runs graphs, not Python: load in a process where keras_adastride is absent."""
+    jobs = [(str(e.export_dir), str(tmp_path / f"{i}.npz")) for i, e in enumerate(ENTRIES)]
+    for (_, path), entry in zip(jobs, ENTRIES):
+        np.savez(path, **entry.inputs)
+    script = textwrap.dedent("""
+        import json, sys
+        sys.modules["keras_adastride"] = None  # any import of it now raises ImportError
+        import numpy as np
+        import tensorflow as tf
+        try:
+            import keras_adastride  # noqa: F401
+        except ImportError:
+            pass
+        else:
+            raise SystemExit("keras_adastride is importable")
+        for export_dir, path in json.loads(sys.argv[1]):
+            function = tf.saved_model.load(export_dir).signatures["serving_default"]
+            with np.load(path) as inputs:
+                outputs = function(**{k: tf.constant(inputs[k]) for k in inputs.files})
+            np.savez(path + ".out.npz", **{k: v.numpy() for k, v in outputs.items()})
+        print("loaded", [m for m in sys.modules if m.startswith("keras_adastride")])
+    """)
+    result = subprocess.run([sys.executable, "-c", script, json.dumps(jobs)], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "loaded ['keras_adastride']" in result.stdout  # only the None placeholder
+    for (_, path), entry in zip(jobs, ENTRIES):
+        with np.load(path + ".out.npz") as outputs:
+            assert_outputs_match(dict(outputs), entry.outputs)
+
+
+def _cli(*args):
+    result = subprocess.run(["saved_model_cli", *args], capture_output=True, text=True,
+                            timeout=120, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+@per_entry
+def test_saved_model_cli_show(entry):
+    text = _cli("show", "--dir", str(entry.export_dir), "--tag_set", "serve",
+                "--signature_def", "serving_default")
+    for name, value in entry.inputs.items():
+        shape = ", ".join(str(d) for d in (-1, *value.shape[1:]))
+        assert f"inputs['{name}'] tensor_info:\n        dtype: DT_UINT8\n        " \
+               f"shape: ({shape})" in text
+    assert "outputs['probabilities']" in text and "DT_FLOAT" in text
+    assert "outputs['class_ids']" in text and "DT_INT64" in text
+
+
+@per_entry
+def test_saved_model_cli_run(entry, tmp_path):
+    ((name, value),) = entry.inputs.items()
+    np.save(tmp_path / "inputs.npy", value)
+    _cli("run", "--dir", str(entry.export_dir), "--tag_set", "serve",
+         "--signature_def", "serving_default", "--inputs", f"{name}={tmp_path / 'inputs.npy'}",
+         "--outdir", str(tmp_path / "out"))
+    outputs = {p[:-4]: np.load(tmp_path / "out" / p) for p in os.listdir(tmp_path / "out")}
+    assert_outputs_match(outputs, entry.outputs)
+
+
+@pytest.fixture(scope="module")
+def denylisted_export(tmp_path_factory):
+    """Positive control for the scan: a SavedModel that reads files."""
+    path = tmp_path_factory.mktemp("denylisted")
+    module = tf.Module()
+    module.read = tf.function(tf.io.read_file, input_signature=[tf.TensorSpec([], tf.string)])
+    tf.saved_model.save(module, str(path), signatures=module.read.get_concrete_function())
+    return path
+
+
+def _scan_reports_denylisted(export_dir):
+    text = _cli("scan", "--dir", str(export_dir))
+    assert "denylisted ops" in text
+    return "contains the following denylisted ops" in text
+
+
+def test_saved_model_cli_scan_sees_denylisted_ops(denylisted_export):
+    assert _scan_reports_denylisted(denylisted_export)
+
+
+@per_entry
+def test_saved_model_cli_scan_and_no_xla(entry):
+    assert not _scan_reports_denylisted(entry.export_dir)
+    assert xla_findings(entry.export_dir) == []
+
+
+@per_entry
+@pytest.mark.parametrize("form", ["instances", "inputs"])
+def test_rest_body_reproduces_recorded_outputs(entry, form):
+    function = served(entry)
+    body = json.loads(json.dumps(rest_body(entry.inputs, form=form)))
+    tensors = decode_rest_request(body, function.structured_input_signature[1])
+    assert_outputs_match({k: v.numpy() for k, v in function(**tensors).items()}, entry.outputs)
+
+
+@per_entry
+def test_committed_rest_request_file(entry):
+    """The README's curl sends this file: it is the row-form body of the recorded inputs."""
+    path = SAVED_MODELS / "records" / f"{entry.name}_v{entry.version}.request.json"
+    body = json.loads(path.read_text())
+    tensors = decode_rest_request(body, served(entry).structured_input_signature[1])
+    for name, value in entry.inputs.items():
+        np.testing.assert_array_equal(tensors[name].numpy(), value)
+
+
+@per_entry
+def test_grpc_request_reproduces_recorded_outputs(entry):
+    request = predict_request(entry.inputs, entry.name, version=entry.version)
+    request = predict_pb2.PredictRequest.FromString(request.SerializeToString())  # the wire
+    assert request.model_spec.name == entry.name
+    assert request.model_spec.version.value == entry.version
+    assert request.model_spec.signature_name == "serving_default"
+    tensors = {k: tf.constant(tf.make_ndarray(v)) for k, v in request.inputs.items()}
+    outputs = served(entry)(**tensors)
+    assert_outputs_match({k: v.numpy() for k, v in outputs.items()}, entry.outputs)
+
+
+@per_entry
+def test_warmup_request_holds_the_recorded_inputs(entry):
+    path = entry.export_dir / "assets.extra" / "tf_serving_warmup_requests"
+    (record,) = tf.data.TFRecordDataset(str(path)).as_numpy_iterator()
+    request = prediction_log_pb2.PredictionLog.FromString(record).predict_log.request
+    assert request.model_spec.name == entry.name
+    for name, value in entry.inputs.items():
+        np.testing.assert_array_equal(tf.make_ndarray(request.inputs[name]), value)
+
+
+@per_entry
+def test_keras_file_loads_and_reproduces(entry):
+    model = keras.models.load_model(entry.keras_file)
+    ((name, value),) = entry.inputs.items()
+    assert model.inputs[0].name == name
+    ((output_name, recorded),) = entry.keras_outputs.items()
+    assert model.output_names == [output_name]
+    outputs = keras.ops.convert_to_numpy(model(value.astype("float32") / 255.0))
+    np.testing.assert_allclose(outputs, recorded, atol=1e-4, rtol=1e-4)
+    np.testing.assert_allclose(outputs, entry.outputs["probabilities"], atol=1e-4, rtol=1e-4)
