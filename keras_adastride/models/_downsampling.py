@@ -110,6 +110,7 @@ class Downsampling:
             return CAS(filters, kernel_size, strides=strides, padding=padding, name=name,
                        **conv_kwargs, **self.gate_options)(x)
         if self.placed(name) and self.variant == "spd":
+            conv_kwargs.pop("dilation_rate", None)  # an SPD site is a downsampling conv
             return SpaceToDepthConv(filters, kernel_size, block_size=_stride(strides),
                                     pad_to_multiple=True, padding=padding, name=name,
                                     **conv_kwargs)(x)
