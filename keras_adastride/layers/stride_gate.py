@@ -31,26 +31,30 @@ GATE_INITIALIZATIONS = ("identity", "random")
 
 
 def gate_stack(
-    ops, x, first_kernel, first_bias, kernels, biases, *, first_conv, data_format, activation
+    ops, x, first_kernel, first_bias, kernels, biases, *, first_conv, data_format, activation,
+    observers=None,
 ):
     """The gate's arithmetic, a pure function of its tensors (what XLA compiles).
 
     ``x`` is the gate input when ``first_kernel`` is given, else the first conv's output, bias
     included (a CAS that fused that conv into its main conv). ``kernels``, ``biases``: the
     stride-1 convs after the first; ``first_conv``: the first conv's strides, padding, dilation.
+    ``observers``: None, or one callable per hidden ReLU output and one for the gate map, applied
+    to them (QAT's fake quantization, ``keras_adastride.tfmot``).
     """
+    observe = (lambda i, t: t) if observers is None else (lambda i, t: observers[i](t))  # noqa: E731
     bias_shape = (1, -1, 1, 1) if data_format == "channels_first" else (1, 1, 1, -1)
     hidden = x
     if first_kernel is not None:
         hidden = ops.conv(hidden, first_kernel, data_format=data_format, **first_conv)
         hidden = hidden + ops.reshape(first_bias, bias_shape)
-    for kernel, bias in zip(kernels, biases):
+    for i, (kernel, bias) in enumerate(zip(kernels, biases)):
         hidden = ops.conv(
-            ops.relu(hidden), kernel, strides=1, padding="same", data_format=data_format,
-            dilation_rate=1,
+            observe(i, ops.relu(hidden)), kernel, strides=1, padding="same",
+            data_format=data_format, dilation_rate=1,
         )
         hidden = hidden + ops.reshape(bias, bias_shape)
-    return GATE_ACTIVATIONS[activation][0](ops, hidden)
+    return observe(len(kernels), GATE_ACTIVATIONS[activation][0](ops, hidden))
 
 
 class _CompiledGate:
@@ -103,6 +107,9 @@ class StrideGateLogic:
     """
 
     _gen = None  # the Keras generation, set by the concrete class
+    #: None, or callables for gate_stack's ``observers`` (set by the tf_keras QAT config); never
+    #: compiled with XLA.
+    activation_observers = None
 
     def __init__(
         self,
@@ -225,8 +232,11 @@ class StrideGateLogic:
         """
         first = (None, None) if after_first_conv else (self.kernels[0], self.biases[0])
         weights = (*first, list(self.kernels[1:]), list(self.biases[1:]))
-        if not self.compiles(training):
-            return gate_stack(self._gen.ops, x, *weights, **self._xla_gate.static)
+        if self.activation_observers is not None or not self.compiles(training):
+            return gate_stack(
+                self._gen.ops, x, *weights, observers=self.activation_observers,
+                **self._xla_gate.static,
+            )
         import tensorflow as tf
 
         # Variables are read here (under the caller's autocast scope) and enter XLA as tensors.

@@ -13,6 +13,10 @@ Pruning (``tfmot.sparsity.keras.prune_low_magnitude``) asks each layer for
     SpaceToDepth        none (no weights)
 
 Biases are never pruned (as for built-in layers). ``prune_gate=False`` leaves the gate dense.
+Gate kernels under :data:`MIN_PRUNABLE_GATE_KERNEL` weights always stay dense: magnitude pruning
+keeps a whole number of weights, so a kernel of n weights misses a target sparsity by up to
+1/(2n) (the default gate's last 1x1 kernel has 8: 80% is reachable only as 75% or 87.5%), and
+such kernels hold a negligible share of the parameters.
 Weights are created in the same order as the Keras 3 layers, so ``get_weights()`` of one
 generation is ``set_weights()`` of the other.
 """
@@ -29,6 +33,9 @@ from keras_adastride.layers.stride_gate import StrideGateLogic
 TF_KERAS = _tf_keras_generation()
 _register = tf_keras.saving.register_keras_serializable(package="keras_adastride")
 
+#: smallest gate kernel pruned: 1/(2n) <= 1 point of sparsity for n >= 50.
+MIN_PRUNABLE_GATE_KERNEL = 50
+
 
 class _PrunableGateMixin:
     """``prune_gate`` argument: whether pruning reaches the gate kernels (default True)."""
@@ -43,7 +50,9 @@ class _PrunableGateMixin:
         self.prune_gate = prune_gate
 
     def _prunable_gate_kernels(self, gate):
-        return list(gate.kernels) if self.prune_gate else []
+        if not self.prune_gate:
+            return []
+        return [k for k in gate.kernels if k.shape.num_elements() >= MIN_PRUNABLE_GATE_KERNEL]
 
     def get_config(self):
         config = super().get_config()

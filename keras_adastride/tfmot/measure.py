@@ -28,9 +28,14 @@ def kernel_sparsity(model):
     return sparsity
 
 
+def count_params(model):
+    """Number of trainable weights (QAT ranges, pruning masks and steps left out)."""
+    return int(sum(np.size(w) for w in model.trainable_weights))
+
+
 def count_nonzero_params(model):
-    """Number of non-zero weights (trainable and not) of a model."""
-    return int(sum(np.count_nonzero(np.asarray(w)) for w in model.get_weights()))
+    """Number of non-zero trainable weights."""
+    return int(sum(np.count_nonzero(w.numpy()) for w in model.trainable_weights))
 
 
 def gzip_size(path):

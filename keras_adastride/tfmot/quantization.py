@@ -3,17 +3,21 @@
 One ``QuantizeConfig`` per layer, following TFMOT's own configs for ``Conv2D``:
 
     layer              weights fake-quantized (8 bit, per output channel)   activations (8 bit)
-    CAS                conv kernel, gate kernels                            conv activation, output
-    PAS, StrideGate    gate kernels                                         output
+    CAS                conv kernel, gate kernels                            conv activation, gate, output
+    PAS                gate kernels                                         gate, output
+    StrideGate         its kernels                                          gate
     SpaceToDepthConv   conv kernel                                          conv activation
     SpaceToDepth       none (a rearrangement keeps its input's scale)       none
 
+"gate": every hidden ReLU output and the gate map get a learned range (the gate's
+``activation_observers``), so TFLite converts the whole layer to int8 from QAT ranges alone.
 Biases stay float (TFLite derives their int32 scale). :func:`quantize_annotate_model` is TFMOT's,
 with these configs attached to our layers; :func:`quantize_scope` adds our classes and configs to
 TFMOT's scope (needed by ``quantize_apply`` and to load a QAT model).
 """
 
 import tensorflow_model_optimization as tfmot
+import tf_keras
 
 from keras_adastride.tfmot import layers as _layers
 
@@ -34,6 +38,23 @@ def _activation_quantizer():
     return _quantizers.MovingAverageQuantizer(
         num_bits=8, per_axis=False, symmetric=False, narrow_range=False
     )
+
+
+class _NamedActivationQuantizer(_quantizers.MovingAverageQuantizer):
+    """8-bit activation quantizer whose range variables carry their own name.
+
+    TFMOT names every activation's range ``post_activation_min/max``; the gate has several.
+    """
+
+    def __init__(self, name):
+        super().__init__(num_bits=8, per_axis=False, symmetric=False, narrow_range=False)
+        self.name = name
+
+    def build(self, tensor_shape, name, layer):
+        return super().build(tensor_shape, self.name, layer)
+
+    def get_config(self):
+        return {"name": self.name}
 
 
 class _NoOpQuantizer(_quantizers.Quantizer):
@@ -106,15 +127,25 @@ class _LayerQuantizeConfig(_QuantizeConfig):
             gate.biases = quantize_weights[1::2]
 
     def get_activations_and_quantizers(self, layer):
+        # The conv activation, then one identity ("linear": quantized after) per gate observer.
         self._check(layer)
-        conv = self._conv(layer)
-        return [] if conv is None else [(conv.activation, _activation_quantizer())]
+        conv, gate = self._conv(layer), self._gate(layer)
+        pairs = [] if conv is None else [(conv.activation, _activation_quantizer())]
+        if gate is not None:
+            pairs += [
+                (tf_keras.activations.linear, _NamedActivationQuantizer(f"gate_{i}"))
+                for i in range(len(gate.kernels))
+            ]
+        return pairs
 
     def set_quantize_activations(self, layer, quantize_activations):
         self._check(layer)
-        conv = self._conv(layer)
+        quantize_activations = list(quantize_activations)
+        conv, gate = self._conv(layer), self._gate(layer)
         if conv is not None:
-            (conv.activation,) = quantize_activations
+            conv.activation = quantize_activations.pop(0)
+        if gate is not None:
+            gate.activation_observers = quantize_activations
 
     def get_output_quantizers(self, layer):
         self._check(layer)
