@@ -6,6 +6,7 @@ and the gate half of ``get_config``.
 """
 
 from keras_adastride import _validation as check
+from keras_adastride.layers.stride_gate import GATE_ACTIVATIONS, GATE_INITIALIZATIONS
 
 GATE_CHANNELS = ("single", "per_channel")
 
@@ -43,9 +44,26 @@ class AdaptiveStrideLogic:
         target_stride_weight,
     ):
         """Create the gate; ``geometry`` is the main op's kernel/stride/padding/dilation/format."""
-        self.gate_channels = check.one_of(
-            type(self).__name__, "gate_channels", gate_channels, set(GATE_CHANNELS)
-        )
+        name = type(self).__name__
+        self.gate_channels = check.one_of(name, "gate_channels", gate_channels, set(GATE_CHANNELS))
+        # The stride gate checks these again, but under its own names (width, activation, ...):
+        # check them first so the error names the argument the caller passed.
+        for argument, value in (("gate_width", gate_width), ("gate_depth", gate_depth),
+                                ("gate_hidden_kernel_size", gate_hidden_kernel_size)):
+            check.positive_int(name, argument, value)
+        activation = check.one_of(name, "gate_activation", gate_activation, set(GATE_ACTIVATIONS))
+        init = check.one_of(name, "gate_init", gate_init, set(GATE_INITIALIZATIONS))
+        if init == "identity" and GATE_ACTIVATIONS[activation][1] is None:
+            raise ValueError(
+                f"{name}: gate_init='identity' needs a gate activation that reaches exactly 1; "
+                f"received gate_activation={gate_activation!r}. Use gate_init='random' or one of "
+                f"{sorted(k for k, v in GATE_ACTIVATIONS.items() if v[1] is not None)}."
+            )
+        if not (isinstance(gate_jit_compile, bool) or gate_jit_compile == "auto"):
+            raise ValueError(
+                f"{name}: argument `gate_jit_compile` must be True, False or 'auto'; "
+                f"received gate_jit_compile={gate_jit_compile!r}."
+            )
         self.gate = self._gate_class(
             **geometry,
             channels=1 if self.gate_channels == "single" else per_channel_count,
