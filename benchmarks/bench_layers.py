@@ -1,0 +1,491 @@
+"""What the adaptive-stride layers cost next to the plain Keras layers they replace.
+
+Every comparison runs side by side in one process: each case is compiled (``tf.function`` graph
+mode on TensorFlow, ``jax.jit`` on JAX), warmed up (warm-up excluded), then the cases are run in
+turn, ``--repeats`` rounds, so a change of machine load hits all of them alike. A ratio is the
+median over rounds of (case time / baseline time) in the same round; times are medians.
+"Forward+backward" is the forward pass and the vector-Jacobian product of a fixed random output
+gradient, with respect to the weights *and* the input (a layer inside a network must pass its
+input gradient on).
+
+    python benchmarks/bench_layers.py --write benchmarks/README.md        # CPU, TensorFlow
+    KERAS_BACKEND=jax python benchmarks/bench_layers.py --write benchmarks/README.md   # GPU
+
+Sections: CAS / Conv2D; PAS / MaxPooling2D after Conv2D; SpaceToDepthConv / Conv2D on 4x the
+channels at half resolution; gate variants (how the default was chosen); the gate with XLA /
+without; a training step of the small VGG with CAS / original, with peak memory (each model in a
+fresh subprocess).
+"""
+
+import argparse
+import datetime
+import importlib.util
+import inspect
+import json
+import os
+import platform
+import re
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Benchmark the checkout this script lives in, installed or not.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if os.environ.get("KERAS_BACKEND") == "jax" and importlib.util.find_spec("jax") is None:
+    sys.exit("KERAS_BACKEND=jax but JAX is not installed: pip install jax (or jax[cuda12]).")
+
+import numpy as np  # noqa: E402
+
+import keras  # noqa: E402
+from keras_adastride import CAS, PAS, SpaceToDepthConv  # noqa: E402
+
+BACKEND = keras.backend.backend()
+if BACKEND not in ("tensorflow", "jax"):
+    sys.exit(f"bench_layers: backend {BACKEND!r} is not supported; use tensorflow or jax.")
+
+#: (batch, size, in_channels, filters, stride); the first row is the configuration of issue 6.
+GRIDS = {
+    "small": [
+        (32, 64, 32, 64, 2),
+        (32, 64, 32, 64, 1),
+        (32, 32, 64, 128, 2),
+        (32, 32, 64, 128, 1),
+        (32, 128, 16, 32, 2),
+        (32, 16, 128, 256, 2),
+    ],
+    "tiny": [(2, 16, 4, 8, 2)],
+}
+#: gate variants measured to choose the defaults: name -> CAS gate arguments (fused unless noted)
+GATE_VARIANTS = {
+    "w8 d3 k3, separate (before issue 6)": dict(gate_hidden_kernel_size=3),
+    "w8 d3 k3": dict(gate_hidden_kernel_size=3),
+    "w8 d3 k1 (default)": dict(),
+    "w8 d2 k1": dict(gate_depth=2),
+    "w8 d2 k3": dict(gate_depth=2, gate_hidden_kernel_size=3),
+    "w4 d3 k1": dict(gate_width=4),
+    "w16 d3 k1": dict(gate_width=16),
+    "d1 (one conv)": dict(gate_depth=1),
+}
+MARK = "<!-- bench:{label}:{end} -->"
+
+
+class SeparateCAS(CAS):
+    """CAS with the gate's first conv run apart from the main conv (before this issue)."""
+
+    fuse_gate_conv = False
+
+
+# ----------------------------------------------------------------------------- compiled steps
+
+
+def compile_steps(layer, x, training=True):
+    """(forward, forward+backward) zero-argument callables on input ``x``, compiled."""
+    if not layer.built:
+        layer.build(x.shape)
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        tf.get_logger().setLevel("ERROR")  # one tf.function per case is intended: no retracing notes
+        x = tf.constant(x)
+        upstream = tf.constant(upstream_gradient(layer, x))
+
+        @tf.function(autograph=False)
+        def forward(inputs):
+            return layer(inputs, training=training)
+
+        @tf.function(autograph=False)
+        def forward_backward(inputs, output_gradients):
+            with tf.GradientTape() as tape:
+                tape.watch(inputs)
+                outputs = layer(inputs, training=True)
+            sources = [inputs, *layer.trainable_variables]
+            # Return the outputs too, else graph pruning skips the forward pass of a linear layer.
+            return outputs, tape.gradient(outputs, sources, output_gradients=output_gradients)
+
+        # A CPU tf.function returns when its outputs are computed.
+        return (lambda: forward(x)), (lambda: forward_backward(x, upstream))
+
+    import jax
+    import jax.numpy as jnp
+
+    x = jnp.asarray(x)
+    trainable = [v.value for v in layer.trainable_variables]
+    fixed = [v.value for v in layer.non_trainable_variables]
+
+    takes_training = "training" in inspect.signature(layer.call).parameters
+    kwargs = {"training": training} if takes_training else {}
+
+    def apply(weights, inputs):
+        return layer.stateless_call(weights, fixed, inputs, **kwargs)[0]
+
+    upstream = jnp.asarray(upstream_gradient(layer, x))
+    forward = jax.jit(apply)
+    def forward_backward(weights, inputs, dy):
+        outputs, vjp = jax.vjp(apply, weights, inputs)
+        return outputs, vjp(dy)  # the outputs too, so that XLA cannot skip the forward pass
+
+    gradient = jax.jit(forward_backward)
+    return (
+        lambda: jax.block_until_ready(forward(trainable, x)),
+        lambda: jax.block_until_ready(gradient(trainable, x, upstream)),
+    )
+
+
+def upstream_gradient(layer, x):
+    """A fixed random gradient of the layer's outputs (what the layers above would send back)."""
+    shape = layer.compute_output_shape(tuple(x.shape))
+    return np.random.default_rng(1).normal(size=shape).astype("float32")
+
+
+def measure(cases, repeats, warmup):
+    """Run ``cases`` (name -> callable) interleaved; returns name -> list of seconds."""
+    for run in cases.values():
+        for _ in range(warmup):
+            run()
+    times = {name: [] for name in cases}
+    for _ in range(repeats):
+        for name, run in cases.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def ratio(times, case, baseline):
+    """Median over rounds of the paired ratio case / baseline."""
+    return statistics.median(a / b for a, b in zip(times[case], times[baseline]))
+
+
+def ms(times, case):
+    return statistics.median(times[case]) * 1e3
+
+
+def table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def inputs(batch, size, channels, seed=0):
+    return np.random.default_rng(seed).normal(size=(batch, size, size, channels)).astype("float32")
+
+
+# ----------------------------------------------------------------------------- sections
+
+
+def pair_rows(configs, make_pair, args):
+    """Rows for a baseline/ours comparison: fwd and fwd+bwd times and ratios for each config."""
+    rows = []
+    for batch, size, channels, filters, stride in configs:
+        x = inputs(batch, size, channels)
+        baseline, ours = make_pair(size, channels, filters, stride)
+        base_f, base_fb = compile_steps(baseline, x)
+        ours_f, ours_fb = compile_steps(ours, x)
+        t = measure(
+            {"bf": base_f, "of": ours_f, "bfb": base_fb, "ofb": ours_fb}, args.repeats, args.warmup
+        )
+        rows.append(
+            [
+                f"{batch}x{size}x{size}x{channels}",
+                filters,
+                stride,
+                f"{ms(t, 'bf'):.2f}",
+                f"{ms(t, 'of'):.2f}",
+                f"**{ratio(t, 'of', 'bf'):.2f}**",
+                f"{ms(t, 'bfb'):.2f}",
+                f"{ms(t, 'ofb'):.2f}",
+                f"**{ratio(t, 'ofb', 'bfb'):.2f}**",
+            ]
+        )
+        print("  ", rows[-1], flush=True)
+    return rows
+
+
+def section_cas(configs, args):
+    def pair(size, channels, filters, stride):
+        conv = keras.layers.Conv2D(filters, 3, strides=stride, padding="same")
+        return conv, CAS(filters, 3, strides=stride, padding="same")
+
+    rows = pair_rows(configs, pair, args)
+    header = ["input NHWC", "filters", "stride", "Conv2D fwd ms", "CAS fwd ms", "fwd ratio",
+              "Conv2D fwd+bwd ms", "CAS fwd+bwd ms", "fwd+bwd ratio"]
+    return "### CAS / Conv2D (3x3, `same`, default gate)\n\n" + table(header, rows)
+
+
+def section_pas(configs, args):
+    def pair(size, channels, filters, stride):
+        shape = (size, size, channels)
+        conv = dict(filters=filters, kernel_size=3, padding="same")
+        plain = keras.Sequential(
+            [keras.Input(shape), keras.layers.Conv2D(**conv), keras.layers.MaxPooling2D(stride)]
+        )
+        ours = keras.Sequential([keras.Input(shape), keras.layers.Conv2D(**conv), PAS(stride)])
+        return plain, ours
+
+    rows = pair_rows([c for c in configs if c[4] > 1], pair, args)
+    header = ["input NHWC", "filters", "pool", "Conv+MaxPool fwd ms", "Conv+PAS fwd ms",
+              "fwd ratio", "Conv+MaxPool fwd+bwd ms", "Conv+PAS fwd+bwd ms", "fwd+bwd ratio"]
+    return ("### PAS / MaxPooling2D, each after a Conv2D (3x3 `same`; default gate)\n\n"
+            + table(header, rows))
+
+
+def section_spd(configs, args):
+    rows = []
+    for batch, size, channels, filters, _ in configs:
+        half = size // 2
+        spd = SpaceToDepthConv(filters, 3, block_size=2, padding="same")
+        conv = keras.layers.Conv2D(filters, 3, padding="same")
+        spd_f, spd_fb = compile_steps(spd, inputs(batch, size, channels))
+        conv_f, conv_fb = compile_steps(conv, inputs(batch, half, 4 * channels))
+        t = measure({"cf": conv_f, "sf": spd_f, "cfb": conv_fb, "sfb": spd_fb},
+                    args.repeats, args.warmup)
+        rows.append([f"{batch}x{size}x{size}x{channels}", filters, f"{ms(t, 'cf'):.2f}",
+                     f"{ms(t, 'sf'):.2f}", f"**{ratio(t, 'sf', 'cf'):.2f}**", f"{ms(t, 'cfb'):.2f}",
+                     f"{ms(t, 'sfb'):.2f}", f"**{ratio(t, 'sfb', 'cfb'):.2f}**"])
+        print("  ", rows[-1], flush=True)
+    header = ["input NHWC", "filters", "Conv2D(4C, H/2) fwd ms", "SPD-Conv fwd ms", "fwd ratio",
+              "Conv2D fwd+bwd ms", "SPD-Conv fwd+bwd ms", "fwd+bwd ratio"]
+    return ("### SpaceToDepthConv / Conv2D on the rearranged shape (4x channels, half "
+            "resolution): the cost of the rearrangement\n\n" + table(header, rows))
+
+
+def section_gate_variants(config, args):
+    batch, size, channels, filters, stride = config
+    x = inputs(batch, size, channels)
+    cases, plain = {}, keras.layers.Conv2D(filters, 3, strides=stride, padding="same")
+    cases["Conv2D f"], cases["Conv2D fb"] = compile_steps(plain, x)
+    for name, gate in GATE_VARIANTS.items():
+        cls = SeparateCAS if "separate" in name else CAS
+        layer = cls(filters, 3, strides=stride, padding="same", **gate)
+        cases[name + " f"], cases[name + " fb"] = compile_steps(layer, x)
+    t = measure(cases, args.repeats, args.warmup)
+    rows = [[name, f"{ratio(t, name + ' f', 'Conv2D f'):.2f}",
+             f"**{ratio(t, name + ' fb', 'Conv2D fb'):.2f}**"] for name in GATE_VARIANTS]
+    print("  ", rows, flush=True)
+    return (f"### Gate variants, CAS / Conv2D at {batch}x{size}x{size}x{channels}, {filters} "
+            f"filters, 3x3, stride {stride} (w: width, d: depth, k: hidden kernel; first gate "
+            "conv fused with the main conv unless 'separate')\n\n"
+            + table(["gate", "fwd ratio", "fwd+bwd ratio"], rows))
+
+
+def section_xla(config, args):
+    batch, size, channels, filters, stride = config
+    if BACKEND == "jax":
+        return ("### Gate with XLA / without\n\nNot applicable on the JAX backend: `jax.jit` "
+                "compiles the whole step with XLA, gate included; `gate_jit_compile` is ignored.")
+    x = inputs(batch, size, channels)
+    cases = {}
+    for mode in (False, "auto", True):
+        for kind, make in (("CAS", lambda m: CAS(filters, 3, strides=stride, padding="same",
+                                                 gate_jit_compile=m)),
+                           ("PAS", lambda m: PAS(stride, gate_jit_compile=m))):
+            cases[(kind, mode, "f")], cases[(kind, mode, "fb")] = compile_steps(make(mode), x)
+    t = measure(cases, args.repeats, args.warmup)
+    rows = []
+    for kind in ("CAS", "PAS"):
+        for mode in ("auto", True):
+            rows.append([kind, repr(mode)] + [
+                f"**{ratio(t, (kind, mode, step), (kind, False, step)):.2f}**" for step in ("f", "fb")
+            ])
+    print("  ", rows, flush=True)
+    import tensorflow as tf
+
+    device = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
+    return (f"### Gate with XLA / without (`gate_jit_compile`), {device}, "
+            f"{batch}x{size}x{size}x{channels}, stride {stride}; `training=True` calls\n\n"
+            + table(["layer", "gate_jit_compile", "fwd ratio to False", "fwd+bwd ratio to False"],
+                    rows))
+
+
+def vgg(downsampling, input_shape, classes):
+    """(model, source): ``keras_adastride.models.small_vgg`` if present, else an inline stand-in."""
+    if importlib.util.find_spec("keras_adastride.models") is not None:
+        from keras_adastride.models import small_vgg
+
+        model = small_vgg(input_shape=input_shape, num_classes=classes, downsampling=downsampling)
+        return model, "keras_adastride.models.small_vgg"
+    # Inline stand-in: VGG blocks (32, 32, pool) (64, 64, pool) (128, pool); with CAS the second
+    # conv of the first two blocks (front and middle) becomes a CAS with the same arguments.
+    conv = dict(kernel_size=3, padding="same", activation="relu")
+    second = CAS if downsampling == "cas" else keras.layers.Conv2D
+    layers = keras.layers
+    model = keras.Sequential([
+        keras.Input(input_shape),
+        layers.Conv2D(32, **conv), second(32, **conv), layers.MaxPooling2D(),
+        layers.Conv2D(64, **conv), second(64, **conv), layers.MaxPooling2D(),
+        layers.Conv2D(128, **conv), layers.MaxPooling2D(),
+        layers.GlobalAveragePooling2D(), layers.Dense(classes),
+    ])
+    return model, "inline stand-in VGG (keras_adastride.models not available)"
+
+
+def vgg_step(downsampling, batch, size):
+    model, source = vgg(downsampling, (size, size, 3), 10)
+    model.compile(keras.optimizers.SGD(0.01),
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x = inputs(batch, size, 3)
+    y = np.random.default_rng(0).integers(0, 10, size=batch)
+    return (lambda: model.train_on_batch(x, y)), source, model.count_params()
+
+
+def section_vgg(args):
+    batch, size = (4, 16) if args.grid == "tiny" else (32, 32)
+    original, source, params_o = vgg_step("original", batch, size)
+    cas, _, params_c = vgg_step("cas", batch, size)
+    t = measure({"original": original, "cas": cas}, args.repeats, args.warmup)
+    memory = {name: peak_memory_in_child(name, args) for name in ("original", "cas")}
+    unit = memory["original"]["unit"]
+    rows = [
+        ["original", f"{params_o:,}", f"{ms(t, 'original'):.1f}", "1.00",
+         f"{memory['original']['peak']:.1f}", "1.00"],
+        ["CAS", f"{params_c:,}", f"{ms(t, 'cas'):.1f}", f"**{ratio(t, 'cas', 'original'):.2f}**",
+         f"{memory['cas']['peak']:.1f}", f"**{memory['cas']['peak'] / memory['original']['peak']:.2f}**"],
+    ]
+    print("  ", rows, flush=True)
+    return (f"### Training step of the small VGG ({source}), batch {batch}, {size}x{size}x3, SGD\n\n"
+            + table(["model", "params", "step ms", "step ratio", f"peak memory {unit}",
+                     "memory ratio"], rows)
+            + "\n\nPeak memory: " + memory["original"]["how"])
+
+
+def peak_memory_in_child(downsampling, args):
+    """Peak memory of training steps, each model measured in a fresh process."""
+    command = [sys.executable, os.path.abspath(__file__), "--grid", args.grid,
+               "--memory-child", downsampling]
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def memory_child(downsampling, args):
+    batch, size = (4, 16) if args.grid == "tiny" else (32, 32)
+    step, _, _ = vgg_step(downsampling, batch, size)
+    step()  # trace and allocate once
+    if BACKEND == "jax":
+        import jax
+
+        stats = jax.devices()[0].memory_stats()
+        if stats and "peak_bytes_in_use" in stats:
+            step()
+            peak = jax.devices()[0].memory_stats()["peak_bytes_in_use"] / 2**20
+            print(json.dumps(dict(peak=peak, unit="MiB",
+                                  how="device `peak_bytes_in_use` (JAX), whole process")))
+            return
+    rss = _proc_status("VmRSS")
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")  # resets VmHWM, the peak resident set size
+    for _ in range(3):
+        step()
+    peak = (_proc_status("VmHWM") - rss) / 1024
+    print(json.dumps(dict(peak=peak, unit="MiB", how="growth of the resident set (VmHWM) over a "
+                          "warmed-up process during 3 steps: the memory a step needs beyond the "
+                          "model, weights and runtime (host memory, CPU).")))
+
+
+def _proc_status(field):
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])  # kB
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def machine():
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = re.search(r"model name\s*:\s*(.*)", info.read()).group(1)
+    except (OSError, AttributeError):
+        pass
+    device, accelerator = f"CPU: {cpu}, {os.cpu_count()} cores", "cpu"
+    versions = f"Keras {keras.__version__}, backend {BACKEND}"
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        versions += f" (TensorFlow {tf.__version__})"
+        gpus = tf.config.list_physical_devices("GPU")
+        device += f"; TensorFlow GPUs: {len(gpus)}"
+        accelerator = "gpu" if gpus else accelerator
+    else:
+        import jax
+
+        versions += f" (JAX {jax.__version__})"
+        device += "; JAX devices: " + ", ".join(d.device_kind for d in jax.devices())
+        accelerator = jax.default_backend()
+    return device, versions, accelerator
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--grid", choices=sorted(GRIDS), default="small")
+    parser.add_argument("--repeats", type=int, default=15, help="timed rounds (median over them)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed calls of each case first")
+    parser.add_argument("--sections", default="cas,pas,spd,gate,xla,vgg",
+                        help="comma-separated subset of cas,pas,spd,gate,xla,vgg")
+    parser.add_argument("--write", metavar="MARKDOWN",
+                        help="also write the report into this file, between bench markers")
+    parser.add_argument("--label", help="marker label in --write (default: backend-device)")
+    parser.add_argument("--memory-child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.memory_child:
+        return memory_child(args.memory_child, args)
+
+    configs = GRIDS[args.grid]
+    device, versions, accelerator = machine()
+    load_before = os.getloadavg()
+    sections = {
+        "cas": lambda: section_cas(configs, args),
+        "pas": lambda: section_pas(configs, args),
+        "spd": lambda: section_spd(configs, args),
+        "gate": lambda: section_gate_variants(configs[0], args),
+        "xla": lambda: section_xla(configs[0], args),
+        "vgg": lambda: section_vgg(args),
+    }
+    parts = []
+    for name in args.sections.split(","):
+        print(f"[bench] {name} ...", flush=True)
+        parts.append(sections[name]())
+    load_after = os.getloadavg()
+    command = "python " + " ".join(shlex.quote(a) for a in [
+        os.path.relpath(__file__), *(argv if argv is not None else sys.argv[1:])])
+    if BACKEND == "jax":
+        command = "KERAS_BACKEND=jax " + command
+    header = "\n".join([
+        f"- command: `{command}`",
+        f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
+        f"- machine: {device}",
+        f"- software: {versions}, Python {platform.python_version()}",
+        f"- load average (1, 5, 15 min) before: {load_before[0]:.2f} {load_before[1]:.2f} "
+        f"{load_before[2]:.2f}; after: {load_after[0]:.2f} {load_after[1]:.2f} "
+        f"{load_after[2]:.2f}",
+        f"- {args.repeats} timed rounds after {args.warmup} warm-up calls per case; ratio = "
+        "median of per-round ratios (bold); times = medians",
+    ])
+    report = header + "\n\n" + "\n\n".join(parts) + "\n"
+    print("\n" + report)
+    if args.write:
+        label = args.label or f"{BACKEND}-{accelerator}"
+        write_between_markers(args.write, label, report)
+    return report
+
+
+def write_between_markers(path, label, report):
+    """Replace the text between this label's markers in ``path`` (append them if missing)."""
+    start, end = MARK.format(label=label, end="start"), MARK.format(label=label, end="end")
+    text = open(path).read() if os.path.exists(path) else ""
+    block = f"{start}\n{report}{end}"
+    if start in text and end in text:
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip("\n") + ("\n\n" if text else "") + block + "\n"
+    with open(path, "w") as file:
+        file.write(text)
+
+
+if __name__ == "__main__":
+    main()
