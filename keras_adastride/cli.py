@@ -1,7 +1,7 @@
 """``keras-adastride`` (also ``python -m keras_adastride``): compare downsampling variants.
 
 With no flags it trains the small VGG with the original downsampling, CAS, PAS and SPD-Conv on
-6,000 real Fashion-MNIST training images for 3 epochs, 3 seeds each, and prints the comparison
+5,000 real Fashion-MNIST training images for 3 epochs, 3 seeds each, and prints the comparison
 table (about 10 minutes or less on a 2-core CPU); see ``--help`` for the flags.
 """
 

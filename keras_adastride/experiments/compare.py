@@ -34,7 +34,7 @@ class ComparisonConfig:
     seeds: int = 3
     first_seed: int = 0
     batch_size: int = 128
-    train_subset: int = 6000
+    train_subset: int = 5000
     val_subset: int = 1000
     test_subset: int = None
     learning_rate: float = 1e-3
@@ -138,7 +138,7 @@ def run_comparison(config, log=print):
         plots.plot_gate_maps(images, gate_maps_by_layer(first_seed_models, images),
                              paths["gate_maps.png"],
                              title=f"{config.model} on {config.dataset}, seed {seeds[0]}: "
-                                   "gate maps (0 = dropped position)")
+                                   "gate maps (0 = dropped position;\neach map on its own colour scale)")
     else:
         del paths["gate_maps.png"]
     return {"rows": rows, "reference": reference, "table": table, "runs": runs, "paths": paths}

@@ -46,7 +46,8 @@ def plot_gate_maps(images, gate_maps, path, title=None):
     Args:
         images: (k, H, W, C) inputs in [0, 1].
         gate_maps: ``{column title: (k, h, w, c) gate maps}``; ``c > 1`` is averaged over channels.
-            Each map is drawn on its own colour scale from 0 (dropped positions, black).
+            Each map is drawn on its own colour scale, from its minimum (black) to its maximum;
+            the label under it gives that range and the share of kept (non-zero) positions.
     """
     plt = _pyplot()
     rows, columns = len(images), 1 + len(gate_maps)
@@ -56,9 +57,10 @@ def plot_gate_maps(images, gate_maps, path, title=None):
         axes[i, 0].imshow(images[i].mean(axis=-1), cmap="gray", vmin=0, vmax=1)
         for j, (name, maps) in enumerate(gate_maps.items(), start=1):
             gate = np.asarray(maps[i], np.float32).mean(axis=-1)
-            shown = axes[i, j].imshow(gate, cmap="inferno", vmin=0, vmax=max(gate.max(), 1e-6))
+            low, high = float(gate.min()), float(gate.max())
+            shown = axes[i, j].imshow(gate, cmap="inferno", vmin=low, vmax=max(high, low + 1e-6))
             kept = 100.0 * np.mean(gate > 0)
-            axes[i, j].set_xlabel(f"{kept:.0f}% kept", fontsize=8)
+            axes[i, j].set_xlabel(f"[{low:.2f}, {high:.2f}], {kept:.0f}% kept", fontsize=8)
             fig.colorbar(shown, ax=axes[i, j], fraction=0.046, pad=0.04)
             if i == 0:
                 axes[i, j].set_title(f"{name}\n{gate.shape[0]}x{gate.shape[1]}", fontsize=9)
@@ -66,7 +68,7 @@ def plot_gate_maps(images, gate_maps, path, title=None):
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle(title or "Gate maps (0 = position dropped)")
+    fig.suptitle(title or "Gate maps (0 = position dropped; each map on its own colour scale)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -66,9 +66,10 @@ def adaptive_layer_inputs(model, images, batch_size=256):
     layers = adaptive_layers(model)
     if not layers:
         return {}
-    probe = keras.Model(model.inputs, [layer.input for layer in layers])
+    probe = keras.Model(model.input, [layer.input for layer in layers])
     batches = [probe(images[i:i + batch_size], training=False)
                for i in range(0, len(images), batch_size)]
+    batches = [batch if isinstance(batch, (list, tuple)) else [batch] for batch in batches]
     outputs = [np.concatenate([keras.ops.convert_to_numpy(batch[j]) for batch in batches])
                for j in range(len(layers))]
     return {layer.name: (layer, inputs) for layer, inputs in zip(layers, outputs)}
