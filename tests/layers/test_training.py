@@ -1,0 +1,155 @@
+"""Gradients reach every gate weight; model.fit learns; target_stride adds its loss; the
+effective stride is S * sqrt(positions / kept positions)."""
+
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras
+
+from keras_adastride import CAS, PAS, SpaceToDepthConv, StrideGate
+from layer_references import random_images
+
+
+def _gradients(layer, x):
+    with tf.GradientTape() as tape:
+        value = keras.ops.sum(layer(x, training=True) ** 2)
+    return dict(zip([v.path for v in layer.trainable_weights],
+                    tape.gradient(value, layer.trainable_weights)))
+
+
+LAYERS = [
+    (CAS, dict(filters=4, kernel_size=3, strides=2, padding="same")),
+    (CAS, dict(filters=4, kernel_size=3, groups=2, gate_channels="per_channel",
+               gate_hidden_kernel_size=3)),
+    (CAS, dict(filters=4, kernel_size=3, gate_activation="scaled_sigmoid", use_bias=False)),
+    (PAS, dict(pool_mode="avg_max_concat", gate_channels="per_channel")),
+    (PAS, dict(pool_size=3, strides=2, padding="same", gate_activation="softplus")),
+    (StrideGate, dict(kernel_size=3, depth=4)),
+]
+
+
+@pytest.mark.parametrize("layer_class,kwargs", LAYERS, ids=[c.__name__ for c, _ in LAYERS])
+def test_gradients_reach_every_gate_weight(layer_class, kwargs):
+    init = "initialization" if layer_class is StrideGate else "gate_init"
+    layer = layer_class(**kwargs, **{init: "random"})
+    x = random_images((2, 8, 8, 4))
+    grads = _gradients(layer, x)
+    gate = layer if layer_class is StrideGate else layer.gate
+    gate_paths = {v.path for v in gate.trainable_weights}
+    assert len(gate_paths) == 2 * gate.depth
+    for path, grad in grads.items():
+        assert grad is not None and np.abs(np.asarray(grad)).max() > 0, path
+
+
+@pytest.mark.parametrize("layer_class,kwargs", LAYERS[:4], ids=[c.__name__ for c, _ in LAYERS[:4]])
+def test_identity_gate_hidden_convs_learn_after_one_step(layer_class, kwargs):
+    """With the last gate conv zero-filled, the first step moves only it; the second reaches
+    the hidden convs."""
+    layer = layer_class(**kwargs, gate_init="identity")
+    x = random_images((2, 8, 8, 4))
+    layer.build(x.shape)
+    gate = layer.gate
+    hidden = {v.path for v in gate.kernels[:-1] + gate.biases[:-1]}
+    last = {gate.kernels[-1].path, gate.biases[-1].path}
+    grads = _gradients(layer, x)
+    for path in hidden:
+        np.testing.assert_array_equal(np.asarray(grads[path]), 0.0)
+    for path in last:
+        assert np.abs(np.asarray(grads[path])).max() > 0, path
+    keras.optimizers.SGD(1e-3).apply(list(grads.values()), layer.trainable_weights)
+    grads = _gradients(layer, x)
+    for path in hidden | last:
+        assert np.abs(np.asarray(grads[path])).max() > 0, path
+
+
+def test_fit_lowers_the_loss_on_a_learnable_task():
+    """Which half (top or bottom) of a noise image holds a bright square."""
+    rng = np.random.default_rng(0)
+    x = 0.3 * rng.standard_normal((192, 12, 12, 1)).astype("float32")
+    y = rng.integers(0, 2, 192)
+    for image, label, row, col in zip(x, y, rng.integers(0, 3, 192), rng.integers(0, 9, 192)):
+        top = row + (6 * label)
+        image[top:top + 3, col:col + 3] += 2.0
+    inputs = keras.Input((12, 12, 1))
+    h = CAS(8, 3, strides=2, padding="same", activation="relu", gate_init="random",
+            target_stride=1.5)(inputs)
+    h = PAS(2, pool_mode="avg_max_concat", gate_init="random")(h)
+    h = SpaceToDepthConv(8, 1, activation="relu", pad_to_multiple=True)(h)
+    outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(h))
+    model = keras.Model(inputs, outputs)
+    model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    before = model.evaluate(x, y, verbose=0)[0]
+    history = model.fit(x, y, epochs=8, batch_size=32, verbose=0)
+    after, accuracy = model.evaluate(x, y, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert after < 0.5 * before
+    assert accuracy > 0.9
+
+
+def _numpy_target_loss(gate, target, weight):
+    soft_kept = np.mean(gate / (gate + 0.01))
+    return weight * (soft_kept - 1 / target**2) ** 2
+
+
+@pytest.mark.parametrize("layer_class,kwargs", [
+    (CAS, dict(filters=4, kernel_size=3, strides=2)),
+    (CAS, dict(filters=4, kernel_size=3, groups=2, gate_channels="per_channel")),
+    (PAS, dict(pool_size=2, strides=1)),
+])
+def test_target_stride_adds_its_loss(layer_class, kwargs):
+    x = random_images((2, 9, 9, 4))
+    layer = layer_class(**kwargs, gate_init="random", target_stride=2, target_stride_weight=0.3)
+    plain = layer_class(**kwargs, gate_init="random")
+    layer(x)
+    assert len(layer.losses) == 1 and plain(x) is not None and plain.losses == []
+    gate = np.asarray(layer.gate_map(x))
+    expected = _numpy_target_loss(gate, 2.0, 0.3)
+    layer(x)  # losses are reset per call: still one entry
+    assert len(layer.losses) == 1
+    np.testing.assert_allclose(float(layer.losses[0]), expected, rtol=1e-5)
+    # In a model, the loss reaches model.losses and thus fit's total loss.
+    inputs = keras.Input(x.shape[1:])
+    model = keras.Model(inputs, layer(inputs))
+    model(x)
+    assert len(model.losses) == 1
+    np.testing.assert_allclose(float(model.losses[0]), expected, rtol=1e-5)
+
+
+def test_target_stride_pulls_the_kept_fraction_towards_its_budget():
+    x = random_images((8, 8, 8, 2))
+    layer = CAS(2, 3, padding="same", gate_init="identity", target_stride=2,
+                target_stride_weight=1.0)
+    layer(x)
+    optimizer = keras.optimizers.Adam(5e-2)
+    losses = []
+    for _ in range(15):
+        with tf.GradientTape() as tape:
+            layer(x, training=True)
+            loss = layer.losses[0]
+        losses.append(float(loss))
+        optimizer.apply(tape.gradient(loss, layer.trainable_weights), layer.trainable_weights)
+    assert losses[-1] < 0.5 * losses[0]
+    assert layer.effective_stride(x) > 1.05  # positions dropped: beyond the fixed stride 1
+
+
+@pytest.mark.parametrize("strides", [1, 2, (2, 3)])
+@pytest.mark.parametrize("gate_channels", ["single", "per_channel"])
+def test_effective_stride_matches_numpy_count(strides, gate_channels):
+    x = random_images((3, 10, 10, 3))
+    layer = CAS(4, 3, strides=strides, gate_init="random", gate_channels=gate_channels)
+    gate = np.asarray(layer.gate_map(x))
+    kept = np.count_nonzero(gate > 0)
+    assert 0 < kept < gate.size  # the random ReLU gate drops some positions, keeps others
+    s = strides if isinstance(strides, tuple) else (strides, strides)
+    expected = math.sqrt(s[0] * s[1]) * math.sqrt(gate.size / kept)
+    assert layer.effective_stride(x) == pytest.approx(expected, rel=1e-9)
+
+
+def test_effective_stride_of_identity_gate_is_the_fixed_stride():
+    x = random_images((2, 9, 9, 3))
+    assert CAS(4, 3, strides=2).effective_stride(x) == pytest.approx(2.0)
+    assert PAS(3, strides=3).effective_stride(x) == pytest.approx(3.0)
