@@ -56,12 +56,15 @@ def same_padding_offset(size, kernel, stride, dilation):
     return top_unit - top_strided
 
 
-def every_layer_model(input_shape=(8, 8, 4), data_format="channels_last"):
-    """A small functional model holding every layer of the package (and every PAS pool mode)."""
+def every_layer_model(input_shape=(8, 8, 4), data_format="channels_last", groups=2):
+    """A small functional model holding every layer of the package (and every PAS pool mode).
+
+    ``groups``: of the second CAS (Keras compiles grouped convs with XLA on TensorFlow).
+    """
     kw = dict(data_format=data_format)
     inputs = keras.Input(input_shape, name="image")
     x = CAS(6, 3, strides=2, padding="same", gate_init="random", name="cas", **kw)(inputs)
-    x = CAS(6, 3, padding="same", groups=2, gate_channels="per_channel",
+    x = CAS(6, 3, padding="same", groups=groups, gate_channels="per_channel",
             gate_activation="scaled_sigmoid", gate_init="random", name="cas_groups", **kw)(x)
     pooled = [
         PAS(pool_size=2, strides=1, padding="same", pool_mode=mode, gate_init="random",

@@ -1,0 +1,79 @@
+"""model.export() of a model with every layer runs where keras_adastride cannot be imported
+(as in TF Serving: graphs, not Python) and gives the in-process outputs."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import keras
+
+from keras_adastride import CAS
+from layer_references import every_layer_model, random_images
+
+#: Run in a fresh interpreter: keras_adastride made unimportable before anything else is imported.
+LOAD_AND_RUN = textwrap.dedent(
+    """
+    import sys
+    sys.modules["keras_adastride"] = None
+    try:
+        import keras_adastride  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        raise SystemExit("keras_adastride was importable")
+    import numpy as np
+    import tensorflow as tf
+
+    for export_dir in sys.argv[1:]:
+        loaded = tf.saved_model.load(export_dir)
+        x = np.load(export_dir + "/../x.npy")
+        serve = loaded.signatures["serving_default"]
+        (name,) = serve.structured_input_signature[1].keys()
+        by_signature = {k: v.numpy() for k, v in serve(**{name: tf.constant(x)}).items()}
+        np.savez(export_dir + "/../out.npz", serve=loaded.serve(tf.constant(x)).numpy(),
+                 **by_signature)
+    assert sys.modules["keras_adastride"] is None
+    """
+)
+
+
+def _xla_free(export_dir):
+    """No ``_XlaMustCompile`` / ``_XlaScope`` ... attribute: TF Serving without XLA rejects them."""
+    return b"_Xla" not in (export_dir / "saved_model.pb").read_bytes()
+
+
+def test_exported_model_runs_without_the_package(tmp_path):
+    expected, export_dirs = {}, []
+    for data_format in ("channels_last", "channels_first"):
+        shape = (4, 8, 8) if data_format == "channels_first" else (8, 8, 4)
+        model = every_layer_model(shape, data_format, groups=1)
+        x = random_images((3, *shape))
+        export_dir = tmp_path / data_format / "1"
+        model.export(str(export_dir), verbose=False)
+        assert _xla_free(export_dir)
+        np.save(tmp_path / data_format / "x.npy", x)
+        expected[data_format] = model.predict(x, verbose=0)
+        export_dirs.append(str(export_dir))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH="")
+    result = subprocess.run([sys.executable, "-c", LOAD_AND_RUN, *export_dirs], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for data_format, reference in expected.items():
+        outputs = np.load(tmp_path / data_format / "out.npz")
+        assert sorted(outputs.files) == ["output_0", "serve"]
+        for key in outputs.files:
+            np.testing.assert_allclose(outputs[key], reference, rtol=0, atol=1e-5)
+
+
+@pytest.mark.xfail(strict=True, reason="Keras 3's TensorFlow backend runs every grouped conv "
+                   "through tf.function(jit_compile=True), so a grouped CAS (or Conv2D) exports "
+                   "with _XlaMustCompile")
+def test_grouped_cas_exports_without_xla(tmp_path):
+    inputs = keras.Input((8, 8, 4))
+    model = keras.Model(inputs, CAS(4, 3, groups=2)(inputs))
+    model.export(str(tmp_path / "grouped"), verbose=False)
+    assert _xla_free(tmp_path / "grouped")
