@@ -118,8 +118,9 @@ def yolox(input_shape=(640, 640, 3), num_classes=80, depth=0.33, width=0.50,
 
 
 def yolox_s(input_shape=(640, 640, 3), num_classes=80, **kwargs):
-    """YOLOX-S (depth 0.33, width 0.50): 8.97 M parameters at 80 classes. See :func:`yolox`."""
-    return yolox(input_shape, num_classes, **YOLOX_PRESETS["yolox_s"], **kwargs)
+    """YOLOX-S (depth 0.33, width 0.50): 8.97 M parameters at 80 classes. See :func:`yolox`
+    (``depth`` / ``width`` given here override the preset's, e.g. a narrow net for tests)."""
+    return yolox(input_shape, num_classes, **{**YOLOX_PRESETS["yolox_s"], **kwargs})
 
 
 class _Blocks:

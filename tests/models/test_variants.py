@@ -1,0 +1,113 @@
+"""Every builder x downsampling variant builds, runs, trains one step, round-trips and exports.
+
+Small inputs / narrow widths keep this fast. VGG11/VGG16/ResNet-50 have no width argument, so
+their variants are checked headless (build, forward, train step); small_vgg and resnet18 go
+through the same builder functions and cover the save path. Every variant of the others
+round-trips through ``.keras``. Exporting traces the whole graph
+(seconds to tens of seconds per model), so four exports cover the four new kinds of layer and
+output: PAS (small_vgg), CAS at a pooling site (unet), SPD-Conv (alexnet) and CAS with dict
+outputs (yolox_s).
+"""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras
+
+from keras_adastride import CAS, PAS, SpaceToDepthConv, models
+
+#: builder -> (small keyword arguments, variants)
+CASES = {
+    "small_vgg": (dict(input_shape=(28, 28, 1), num_classes=4), ("original", "cas", "pas", "spd")),
+    "alexnet": (dict(input_shape=(28, 28, 1), num_classes=4), ("original", "cas", "pas", "spd")),
+    "vgg11": (dict(input_shape=(32, 32, 3), include_top=False, pooling="avg"),
+              ("original", "cas", "pas", "spd")),
+    "vgg16": (dict(input_shape=(32, 32, 3), include_top=False, pooling="avg"),
+              ("original", "cas", "pas", "spd")),
+    "mobilenet": (dict(input_shape=(32, 32, 3), num_classes=4, alpha=0.25),
+                  ("original", "cas", "spd")),
+    "resnet18": (dict(input_shape=(32, 32, 3), num_classes=4), ("original", "cas", "pas", "spd")),
+    "resnet50": (dict(input_shape=(32, 32, 3), include_top=False, pooling="avg"),
+                 ("original", "cas", "pas", "spd")),
+    "unet": (dict(input_shape=(32, 32, 1), num_classes=3, base_filters=4),
+             ("original", "cas", "pas", "spd")),
+    "dilated_vgg": (dict(input_shape=(16, 16, 3), num_classes=4),
+                    ("original", "strided", "cas", "spd")),
+    "yolox_s": (dict(input_shape=(64, 64, 3), num_classes=3, width=0.125),
+                ("original", "cas", "spd")),
+}
+HEADLESS = {"vgg11", "vgg16", "resnet50"}
+SAVED = set(CASES) - HEADLESS
+EXPECTED_LAYER = {"cas": CAS, "pas": PAS, "spd": SpaceToDepthConv}
+PARAMS = [(name, variant) for name, (_, variants) in CASES.items() for variant in variants]
+
+
+def build(name, variant):
+    kwargs, _ = CASES[name]
+    return getattr(models, name)(downsampling=variant, **kwargs)
+
+
+def images(model, batch=2):
+    return np.random.default_rng(0).random((batch, *model.input_shape[1:]), "float32")
+
+
+def as_list(outputs):
+    return [np.asarray(o) for o in keras.tree.flatten(outputs)]
+
+
+def train_step(model, x):
+    """One eager SGD step on the outputs' mean square (training mode, so BN and dropout train);
+    returns the largest weight change. Eager: tracing a whole model for ``fit`` costs more than
+    everything else in this file."""
+    before = [np.array(w) for w in model.trainable_weights]
+    with tf.GradientTape() as tape:
+        outputs = keras.tree.flatten(model(x, training=True))
+        loss = sum(tf.reduce_mean(tf.square(o)) for o in outputs) + sum(model.losses)
+    assert np.isfinite(float(loss))
+    gradients = tape.gradient(loss, model.trainable_weights)
+    assert all(g is not None for g in gradients)
+    keras.optimizers.SGD(0.1).apply(gradients, model.trainable_weights)
+    return max(float(np.max(np.abs(np.array(w) - b))) for w, b in zip(model.trainable_weights, before))
+
+
+@pytest.mark.parametrize("name, variant", PARAMS)
+def test_variant_builds_runs_trains_and_round_trips(name, variant, tmp_path):
+    model = build(name, variant)
+    assert model.input.name == "images"
+    if variant in EXPECTED_LAYER:  # the variant really placed its layer
+        assert any(isinstance(layer, EXPECTED_LAYER[variant]) for layer in model.layers)
+    x = images(model)
+    before = as_list(model(x))
+    assert all(np.all(np.isfinite(o)) for o in before)
+    if name in SAVED:
+        path = tmp_path / "model.keras"
+        model.save(path)
+        restored = keras.models.load_model(path)
+        for a, b in zip(before, as_list(restored(x))):
+            np.testing.assert_array_equal(a, b)
+    assert train_step(model, x) > 0
+
+
+@pytest.mark.parametrize("name, variant", [("small_vgg", "pas"), ("unet", "cas"),
+                                           ("alexnet", "spd"), ("yolox_s", "cas")])
+def test_variant_exports(name, variant, tmp_path):
+    model = build(name, variant)
+    x = images(model)
+    expected = as_list(model(x))
+    model.export(str(tmp_path / "export"), verbose=False)
+    serving = tf.saved_model.load(str(tmp_path / "export")).signatures["serving_default"]
+    assert list(serving.structured_input_signature[1]) == ["images"]
+    served = serving(images=tf.constant(x))
+    got = [served[key].numpy() for key in sorted(served)]
+    if isinstance(model.output, dict):  # yolox: the signature keys are the level names
+        assert sorted(served) == sorted(model.output)
+        expected = [np.asarray(model(x)[key]) for key in sorted(served)]
+    for a, b in zip(expected, got):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_output_names():
+    assert build("small_vgg", "original").output.name.startswith("predictions")
+    assert build("unet", "original").output.name.startswith("segmentation")
+    assert sorted(build("yolox_s", "original").output) == ["p3", "p4", "p5"]
