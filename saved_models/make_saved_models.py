@@ -5,7 +5,8 @@
 For each model NAME this writes, at the next free VERSION (earlier versions are never touched):
     DIR/NAME/VERSION/                  the TF Serving SavedModel (uint8 images in, probabilities
                                        and class ids out, a warm-up request in assets.extra/)
-    DIR/records/NAME_vVERSION.keras    the same model as a .keras file (no optimizer state)
+    DIR/records/NAME_vVERSION.keras    the same model as a .keras file (no optimizer state,
+                                       zip members deflated)
     DIR/records/NAME_vVERSION.npz      sample inputs and the outputs recorded at export time:
                                        inputs.<key>, outputs.<key> (the signature's) and
                                        keras.<output> (the .keras model on inputs / 255)
@@ -23,6 +24,7 @@ import json
 import os
 import pathlib
 import sys
+import zipfile
 
 import keras
 import numpy as np
@@ -58,7 +60,7 @@ def unet_segmenter():
     """Train the CAS U-Net on composite canvases; return (model, uint8 sample canvases)."""
     (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
     train = make_composite(x_train[:6000], y_train[:6000], 2000, canvas_size=64, seed=0)
-    test = make_composite(x_test[:200], y_test[:200], 4, canvas_size=64, seed=1)
+    test = make_composite(x_test[:200], y_test[:200], 2, canvas_size=64, seed=1)
     model = unet((64, 64, 1), 11, base_filters=8, downsampling="cas", name="unet_cas")
     model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     images = np.round(train["images"] * 255.0) / 255.0  # exactly what uint8 clients can send
@@ -71,9 +73,18 @@ MODELS = {"fashion_mnist_cas": fashion_mnist_classifier, "unet_cas": unet_segmen
 
 def without_optimizer(model):
     """An uncompiled copy with the same weights (exports and .keras files carry no Adam slots)."""
-    copy = keras.models.clone_model(model)
+    copy = keras.Model.from_config(model.get_config())  # clone_model would keep compile()
     copy.set_weights(model.get_weights())
     return copy
+
+
+def deflate(path):
+    """Recompress a .keras zip (Keras stores its members uncompressed; U-Net: 2.08 -> 1.81 MB)."""
+    with zipfile.ZipFile(path) as source:
+        members = [(info.filename, source.read(info)) for info in source.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as target:
+        for name, data in members:
+            target.writestr(name, data)
 
 
 def export_and_record(name, model, samples, out):
@@ -89,6 +100,7 @@ def export_and_record(name, model, samples, out):
     records.mkdir(exist_ok=True)
     stem = records / f"{name}_v{version}"
     model.save(f"{stem}.keras")
+    deflate(f"{stem}.keras")
     keras_outputs = keras.ops.convert_to_numpy(model(samples.astype("float32") / 255.0))
     np.savez_compressed(
         f"{stem}.npz",

@@ -82,6 +82,11 @@ def _names(given, default, what):
     return names
 
 
+def _model_output_names(model):
+    """A functional model's output names; a Sequential model's single output is its last layer's."""
+    return list(getattr(model, "output_names", None) or [model.layers[-1].name])
+
+
 def _serving_function(model, input_dtypes, model_dtypes, scale, offset, output_names,
                       classifier, from_logits, class_axis):
     """The signature's Python function: preprocessing, the model, named outputs."""
@@ -111,7 +116,7 @@ def _serving_function(model, input_dtypes, model_dtypes, scale, offset, output_n
 
 def export_model(model, base_dir, model_name, version=None, *, input_dtype=None, scale=None,
                  offset=0.0, classifier=False, from_logits=False, class_axis=-1,
-                 input_names=None, output_names=None, warmup_inputs=None, verbose=False):
+                 input_names=None, output_names=None, warmup_inputs=None):
     """Write ``model`` to ``<base_dir>/<model_name>/<version>/`` for TF Serving.
 
     Args:
@@ -130,7 +135,6 @@ def export_model(model, base_dir, model_name, version=None, *, input_dtype=None,
         input_names, output_names: signature keys; default the model's input / output names.
         warmup_inputs: optional ``{input_name: batch}`` written as TF Serving warm-up request
             (``assets.extra/tf_serving_warmup_requests``; needs ``tensorflow-serving-api``).
-        verbose: print the endpoint summary that Keras writes.
 
     Returns:
         the path of the version folder.
@@ -159,7 +163,7 @@ def export_model(model, base_dir, model_name, version=None, *, input_dtype=None,
     if from_logits and not classifier:
         raise ValueError("from_logits=True applies to classifiers: pass classifier=True too.")
     output_names = (classifier_outputs if classifier
-                    else _names(output_names, model.output_names, "output_names"))
+                    else _names(output_names, _model_output_names(model), "output_names"))
     if version is not None and (isinstance(version, bool) or not isinstance(version, int)
                                 or version < 1):
         raise ValueError(f"version must be an integer >= 1 or None; received version={version!r}.")
@@ -193,12 +197,17 @@ def export_model(model, base_dir, model_name, version=None, *, input_dtype=None,
     serve = _serving_function(model, input_dtypes, model_dtypes, scale, offset, output_names,
                               classifier, from_logits, class_axis)
 
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.add_endpoint(SIGNATURE_KEY, serve, input_signature=signature)
+    function = tf.function(serve, input_signature=signature, autograph=False)
+    concrete = function.get_concrete_function()
+    # A bare tf.Module tracking exactly the variables the signature reads: Keras 3.15's
+    # ExportArchive tracks each variable twice (keras.Variable and tf.Variable) and so writes
+    # every weight twice; a compiled model's optimizer slots stay out as well.
+    module = tf.Module()
+    module.serve = function
+    module.variables_read = list(concrete.variables)
     staging = tempfile.mkdtemp(prefix=f".export-{version}-", dir=model_dir)
     try:
-        archive.write_out(staging, verbose=verbose)
+        tf.saved_model.save(module, staging, signatures={SIGNATURE_KEY: concrete})
         if warmup_inputs is not None:
             write_warmup_requests(staging, warmup_inputs, model_name)
         findings = xla_findings(staging)

@@ -48,6 +48,16 @@ def test_layout_and_increasing_versions(exported):
         assert tf.saved_model.contains_saved_model(path)
 
 
+def test_each_weight_is_stored_once(tmp_path):
+    model = keras.Sequential([keras.Input((50,), name="x"), keras.layers.Dense(400)])
+    model.compile("adam", "mse")
+    model.fit(np.zeros((4, 50)), np.zeros((4, 400)), verbose=0)  # Adam slots exist now
+    path = export_model(model, tmp_path, "dense")
+    stored = tf.train.list_variables(os.path.join(path, "variables", "variables"))
+    values = sum(int(np.prod(shape)) for name, shape in stored if name != "_CHECKPOINTABLE_OBJECT_GRAPH")
+    assert values == model.count_params() == 50 * 400 + 400
+
+
 def test_next_version_skips_gaps_and_non_versions(tmp_path):
     for name in ("3", "10", "tmp", ".export-11-x"):
         (tmp_path / "m" / name).mkdir(parents=True)

@@ -103,14 +103,17 @@ def _cli(*args):
 
 @per_entry
 def test_saved_model_cli_show(entry):
-    text = _cli("show", "--dir", str(entry.export_dir), "--tag_set", "serve",
-                "--signature_def", "serving_default")
-    for name, value in entry.inputs.items():
+    text = " ".join(_cli("show", "--dir", str(entry.export_dir), "--tag_set", "serve",
+                         "--signature_def", "serving_default").split())
+    dtypes = {np.dtype("uint8"): "DT_UINT8", np.dtype("float32"): "DT_FLOAT",
+              np.dtype("int64"): "DT_INT64"}
+    tensors = [("inputs", k, v) for k, v in entry.inputs.items()]
+    tensors += [("outputs", k, v) for k, v in entry.outputs.items()]
+    for kind, name, value in tensors:
         shape = ", ".join(str(d) for d in (-1, *value.shape[1:]))
-        assert f"inputs['{name}'] tensor_info:\n        dtype: DT_UINT8\n        " \
-               f"shape: ({shape})" in text
-    assert "outputs['probabilities']" in text and "DT_FLOAT" in text
-    assert "outputs['class_ids']" in text and "DT_INT64" in text
+        assert (f"{kind}['{name}'] tensor_info: dtype: {dtypes[value.dtype]} shape: ({shape})"
+                in text), (kind, name)
+    assert "Method name is: tensorflow/serving/predict" in text
 
 
 @per_entry
@@ -193,6 +196,8 @@ def test_warmup_request_holds_the_recorded_inputs(entry):
 
 @per_entry
 def test_keras_file_loads_and_reproduces(entry):
+    import keras_adastride.models  # noqa: F401  (registers the builders' initializers)
+
     model = keras.models.load_model(entry.keras_file)
     ((name, value),) = entry.inputs.items()
     assert model.inputs[0].name == name
