@@ -1,8 +1,8 @@
 """Prune and quantize a small VGG-style net with CAS and PAS on Fashion-MNIST (tf_keras + TFMOT).
 
 Trains the dense model, prunes copies to 50% and 80% sparsity (magnitude pruning, polynomial
-schedule, then ``strip_pruning``), trains a quantization-aware copy and converts it to int8
-TFLite, then prints and saves a table: test accuracy (Keras and TFLite), TFLite/Keras top-1
+schedule, then ``strip_pruning``), trains a dense control as long as the pruned ones, trains a
+quantization-aware copy and converts it to int8 TFLite, then prints and saves a table: test accuracy (Keras and TFLite), TFLite/Keras top-1
 agreement, parameters, non-zero parameters, and the gzip-compressed size of each saved model
 (HDF5 weights file and TFLite flatbuffer) with its ratio to the dense one.
 
@@ -20,7 +20,6 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 import tensorflow_model_optimization as tfmot  # noqa: E402  (makes tf.keras mean tf_keras)
 import tf_keras  # noqa: E402
 
@@ -124,11 +123,18 @@ def main():
     print("== dense training")
     dense.fit(*train, batch_size=args.batch_size, epochs=args.epochs, verbose=1)
     models = {"dense": dense}
+    print(f"== control: the dense model trained {args.prune_epochs} more epochs, as the pruned ones")
+    control = copy_of(dense)
+    compile_model(control, 5e-4).fit(
+        *train, batch_size=args.batch_size, epochs=args.prune_epochs, verbose=1
+    )
     for target in (0.5, 0.8):
         print(f"== pruning to {target:.0%}")
-        models[f"pruned {target:.0%}"] = prune(dense, train, target, args.prune_epochs, args.batch_size)
-        sparsity = kernel_sparsity(models[f"pruned {target:.0%}"])
+        pruned = prune(dense, train, target, args.prune_epochs, args.batch_size)
+        models[f"pruned {target:.0%}"] = pruned
+        sparsity = kernel_sparsity(pruned)
         print("   kernel sparsity:", {k: round(v, 4) for k, v in sparsity.items()})
+    models[f"dense +{args.prune_epochs} epochs (control)"] = control
     print("== quantization-aware training")
     qat = quantization_aware(dense, train, args.qat_epochs, args.batch_size)
 

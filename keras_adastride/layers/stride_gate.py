@@ -39,8 +39,9 @@ def gate_stack(
     ``x`` is the gate input when ``first_kernel`` is given, else the first conv's output, bias
     included (a CAS that fused that conv into its main conv). ``kernels``, ``biases``: the
     stride-1 convs after the first; ``first_conv``: the first conv's strides, padding, dilation.
-    ``observers``: None, or one callable per hidden ReLU output and one for the gate map, applied
-    to them (QAT's fake quantization, ``keras_adastride.tfmot``).
+    ``observers``: None, or callables applied to each hidden ReLU output, to the last
+    pre-activation and to the gate map, in that order (``depth + 1`` of them: QAT's fake
+    quantization, ``keras_adastride.tfmot``).
     """
     observe = (lambda i, t: t) if observers is None else (lambda i, t: observers[i](t))  # noqa: E731
     bias_shape = (1, -1, 1, 1) if data_format == "channels_first" else (1, 1, 1, -1)
@@ -54,7 +55,8 @@ def gate_stack(
             data_format=data_format, dilation_rate=1,
         )
         hidden = hidden + ops.reshape(bias, bias_shape)
-    return observe(len(kernels), GATE_ACTIVATIONS[activation][0](ops, hidden))
+    hidden = observe(len(kernels), hidden)
+    return observe(len(kernels) + 1, GATE_ACTIVATIONS[activation][0](ops, hidden))
 
 
 class _CompiledGate:

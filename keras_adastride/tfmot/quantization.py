@@ -2,12 +2,12 @@
 
 One ``QuantizeConfig`` per layer, following TFMOT's own configs for ``Conv2D``:
 
-    layer              weights fake-quantized (8 bit, per output channel)   activations (8 bit)
-    CAS                conv kernel, gate kernels                            conv activation, gate, output
-    PAS                gate kernels                                         gate, output
-    StrideGate         its kernels                                          gate
-    SpaceToDepthConv   conv kernel                                          conv activation
-    SpaceToDepth       none (a rearrangement keeps its input's scale)       none
+    layer              weights (8 bit, per output channel)   activations (8 bit)
+    CAS                conv kernel, gate kernels             conv activation, gate, output
+    PAS                gate kernels                          gate, output
+    StrideGate         its kernels                           gate
+    SpaceToDepthConv   conv kernel                           conv activation
+    SpaceToDepth       none                                  none (slices keep the input's scale)
 
 "gate": every hidden ReLU output and the gate map get a learned range (the gate's
 ``activation_observers``), so TFLite converts the whole layer to int8 from QAT ranges alone.
@@ -94,7 +94,7 @@ class _LayerQuantizeConfig(_QuantizeConfig):
             )
 
     def _weights(self, layer):
-        """(weight, is_kernel) in the layer's weight order: conv kernel, bias, gate kernel_i, bias_i."""
+        """(weight, is_kernel) in layer order: conv kernel, bias, gate kernel_i, bias_i, ..."""
         conv, gate = self._conv(layer), self._gate(layer)
         weights = []
         if conv is not None:
@@ -126,15 +126,23 @@ class _LayerQuantizeConfig(_QuantizeConfig):
             gate.kernels = quantize_weights[0::2]
             gate.biases = quantize_weights[1::2]
 
+    @staticmethod
+    def _gate_observed(gate):
+        """Which of the gate's ``depth + 1`` observer slots get a range: the hidden ReLU outputs,
+        the last pre-activation unless a ReLU follows (TFLite fuses conv + ReLU), the gate map."""
+        fused = gate.activation in ("relu", "relu6")
+        return [True] * (len(gate.kernels) - 1) + [not fused, True]
+
     def get_activations_and_quantizers(self, layer):
-        # The conv activation, then one identity ("linear": quantized after) per gate observer.
+        # The conv activation, then an identity ("linear": range taken after it) per gate slot.
         self._check(layer)
         conv, gate = self._conv(layer), self._gate(layer)
         pairs = [] if conv is None else [(conv.activation, _activation_quantizer())]
         if gate is not None:
             pairs += [
                 (tf_keras.activations.linear, _NamedActivationQuantizer(f"gate_{i}"))
-                for i in range(len(gate.kernels))
+                for i, observed in enumerate(self._gate_observed(gate))
+                if observed
             ]
         return pairs
 
@@ -145,7 +153,10 @@ class _LayerQuantizeConfig(_QuantizeConfig):
         if conv is not None:
             conv.activation = quantize_activations.pop(0)
         if gate is not None:
-            gate.activation_observers = quantize_activations
+            gate.activation_observers = [
+                quantize_activations.pop(0) if observed else tf_keras.activations.linear
+                for observed in self._gate_observed(gate)
+            ]
 
     def get_output_quantizers(self, layer):
         self._check(layer)
@@ -217,7 +228,8 @@ def default_quantize_config(layer):
     if config is None:
         raise ValueError(
             f"default_quantize_config: no QuantizeConfig for layer {layer.name!r} of type "
-            f"{type(layer).__name__}; expected one of {sorted(c.__name__ for c in QUANTIZE_CONFIGS)}."
+            f"{type(layer).__name__}; expected one of "
+            f"{sorted(c.__name__ for c in QUANTIZE_CONFIGS)}."
         )
     return config()
 

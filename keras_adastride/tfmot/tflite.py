@@ -20,10 +20,8 @@ def to_tflite(model, quantize=False):
 
 def _interpreter(tflite_model):
     # Without the XNNPACK delegate: the reference kernels, and op details stay visible.
-    return tf.lite.Interpreter(
-        model_content=tflite_model,
-        experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
-    )
+    resolver = tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    return tf.lite.Interpreter(model_content=tflite_model, experimental_op_resolver_type=resolver)
 
 
 def tflite_predict(tflite_model, x, batch_size=256):

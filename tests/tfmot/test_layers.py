@@ -20,7 +20,8 @@ CASES = [
     ("PAS", dict(pool_size=3, strides=2, padding="same", pool_mode="avg_max_add")),
     ("StrideGate", dict(kernel_size=3, strides=2, channels=None, activation="softplus")),
     ("SpaceToDepth", dict(block_size=3, channel_order="focus", pad_to_multiple=True)),
-    ("SpaceToDepthConv", dict(filters=5, kernel_size=3, channel_order="focus", pad_to_multiple=True)),
+    ("SpaceToDepthConv", dict(filters=5, kernel_size=3, channel_order="focus",
+                              pad_to_multiple=True)),
 ]
 
 

@@ -49,7 +49,8 @@ def _prune(model, data, target, epochs=1):
 def stripped(request, trained_model, fashion):
     x, y, _, _ = fashion
     tf_keras.utils.set_random_seed(1)
-    return request.param, _prune(clone_with_weights(trained_model), (x[:1000], y[:1000]), request.param)
+    model = clone_with_weights(trained_model)
+    return request.param, _prune(model, (x[:1000], y[:1000]), request.param)
 
 
 def test_every_pruned_kernel_reaches_its_target(stripped):

@@ -44,14 +44,17 @@ def test_fake_quantization_is_applied(qat_model, trained_model, fashion):
     _, _, x_test, _ = fashion
     wrappers = {type(w.layer).__name__: w for w in qat_model.layers if hasattr(w, "layer")}
     # Per-channel ranges for the CAS conv kernel and its gate kernels; ranges for the conv
-    # activation, each gate activation and the output.
+    # activation, the two hidden gate ReLUs, the gate map (gate_3) and the output; none for the
+    # last pre-activation (gate_2), which TFLite fuses with its ReLU.
     names = {v.name.split("/")[-1] for v in wrappers["CAS"].non_trainable_weights}
     assert {
         "kernel_min:0", "kernel_0_min:0", "kernel_2_max:0", "post_activation_min:0",
-        "gate_0_min:0", "gate_1_min:0", "gate_2_max:0", "output_min:0",
+        "gate_0_min:0", "gate_1_min:0", "gate_3_max:0", "output_min:0",
     } <= names
+    assert "gate_2_min:0" not in names
     # The QAT model computes something close to, but not exactly, the float model.
-    q, f = qat_model.predict(x_test[:256], verbose=0), trained_model.predict(x_test[:256], verbose=0)
+    q = qat_model.predict(x_test[:256], verbose=0)
+    f = trained_model.predict(x_test[:256], verbose=0)
     assert not np.array_equal(q, f)
     assert np.mean(q.argmax(1) == f.argmax(1)) > 0.8
 
@@ -82,3 +85,29 @@ def test_int8_tflite_agrees_with_qat_model(qat_model, fashion):
     expected = qat_model.predict(x_test, verbose=0)
     agreement = np.mean(predictions.argmax(1) == expected.argmax(1))
     assert agreement >= 0.99, agreement
+
+
+@pytest.mark.parametrize("pool_mode, float_ops", [
+    ("avg_max_concat", set()),
+    # The sum of the two pools has no QAT range: TFLite keeps it, and the product, in float.
+    ("avg_max_add", {("ADD", "float32"), ("MUL", "float32")}),
+])
+def test_other_gate_activations_and_pool_modes_convert(pool_mode, float_ops, rng):
+    # Grouped CAS (unfused), a bounded gate (12*sigmoid: its pre-activation gets a range too),
+    # per-channel gates, both combined pool modes, a StrideGate on its own.
+    inputs = tf_keras.Input((16, 16, 4))
+    x = kat.CAS(8, 3, groups=2, gate_activation="scaled_sigmoid", gate_channels="per_channel",
+                gate_init="random")(inputs)
+    x = kat.PAS(pool_mode=pool_mode, gate_channels="per_channel", gate_init="random")(x)
+    x = kat.StrideGate(1, initialization="random")(x)
+    outputs = tf_keras.layers.Dense(3)(tf_keras.layers.GlobalAveragePooling2D()(x))
+    with kat.quantize_scope():
+        model = quantize_api.quantize_apply(
+            kat.quantize_annotate_model(tf_keras.Model(inputs, outputs))
+        )
+    model.compile("adam", "mse")
+    data = rng.normal(size=(32, 16, 16, 4)).astype("float32")
+    model.fit(data, rng.normal(size=(32, 3)), epochs=2, verbose=0)
+    ops = tflite_op_types(to_tflite(model, quantize=True))
+    assert {op for op in ops if op[1] != "int8"} == {("QUANTIZE", "float32")} | float_ops
+    assert ("LOGISTIC", "int8") in ops
