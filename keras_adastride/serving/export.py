@@ -207,6 +207,7 @@ def export_model(model, base_dir, model_name, version=None, *, input_dtype=None,
     module.variables_read = list(concrete.variables)
     staging = tempfile.mkdtemp(prefix=f".export-{version}-", dir=model_dir)
     try:
+        os.chmod(staging, 0o755)  # mkdtemp's 0o700 would hide the version from a server user
         tf.saved_model.save(module, staging, signatures={SIGNATURE_KEY: concrete})
         if warmup_inputs is not None:
             write_warmup_requests(staging, warmup_inputs, model_name)

@@ -46,6 +46,7 @@ def test_layout_and_increasing_versions(exported):
     assert next_version(base, "clf") == 3 and next_version(base, "other") == 1
     for path in (first, second):
         assert tf.saved_model.contains_saved_model(path)
+        assert os.stat(path).st_mode & 0o755 == 0o755  # readable by the server's user
 
 
 def test_each_weight_is_stored_once(tmp_path):
