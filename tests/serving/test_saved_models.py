@@ -52,6 +52,9 @@ def decode_rest_request(body, specs):
 def test_the_folder_holds_both_models():
     assert (SAVED_MODELS / "models.config").is_file(), f"{SAVED_MODELS} holds no models.config"
     assert {e.name for e in ENTRIES} >= {"fashion_mnist_cas", "unet_cas"}
+    config = (SAVED_MODELS / "models.config").read_text()
+    for name in {e.name for e in ENTRIES}:  # the README mounts this folder at /models
+        assert f'name: "{name}"\n    base_path: "/models/{name}"' in config
     for entry in ENTRIES:
         assert entry.inputs and entry.outputs and entry.keras_outputs
         assert entry.keras_file.is_file()
