@@ -97,7 +97,8 @@ class _PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
 
     def Predict(self, request, context):
         if request.model_spec.name != self.name:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"Servable not found: {request.model_spec.name}")
+            context.abort(grpc.StatusCode.NOT_FOUND,
+                          f"Servable not found: {request.model_spec.name}")
         inputs = {k: tf.constant(tf.make_ndarray(v)) for k, v in request.inputs.items()}
         response = predict_pb2.PredictResponse()
         for key, value in self.function(**inputs).items():

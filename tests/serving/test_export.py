@@ -56,7 +56,8 @@ def test_each_weight_is_stored_once(tmp_path):
     model.fit(np.zeros((4, 50)), np.zeros((4, 400)), verbose=0)  # Adam slots exist now
     path = export_model(model, tmp_path, "dense")
     stored = tf.train.list_variables(os.path.join(path, "variables", "variables"))
-    values = sum(int(np.prod(shape)) for name, shape in stored if name != "_CHECKPOINTABLE_OBJECT_GRAPH")
+    values = sum(int(np.prod(shape)) for name, shape in stored
+                 if name != "_CHECKPOINTABLE_OBJECT_GRAPH")
     assert values == model.count_params() == 50 * 400 + 400
 
 
