@@ -122,19 +122,18 @@ def main():
     dense.summary()
     print("== dense training")
     dense.fit(*train, batch_size=args.batch_size, epochs=args.epochs, verbose=1)
-    models = {"dense": dense}
     print(f"== control: the dense model trained {args.prune_epochs} more epochs, as the pruned ones")
     control = copy_of(dense)
     compile_model(control, 5e-4).fit(
         *train, batch_size=args.batch_size, epochs=args.prune_epochs, verbose=1
     )
+    models = {"dense": dense, f"dense +{args.prune_epochs} epochs (control)": control}
     for target in (0.5, 0.8):
         print(f"== pruning to {target:.0%}")
         pruned = prune(dense, train, target, args.prune_epochs, args.batch_size)
         models[f"pruned {target:.0%}"] = pruned
         sparsity = kernel_sparsity(pruned)
         print("   kernel sparsity:", {k: round(v, 4) for k, v in sparsity.items()})
-    models[f"dense +{args.prune_epochs} epochs (control)"] = control
     print("== quantization-aware training")
     qat = quantization_aware(dense, train, args.qat_epochs, args.batch_size)
 
@@ -155,6 +154,7 @@ def main():
                 "keras accuracy": np.mean(keras_top1 == y_test),
                 "tflite accuracy": np.mean(tflite_top1 == y_test),
                 "tflite/keras agreement": np.mean(tflite_top1 == keras_top1),
+                "kernel sparsity": _sparsity_range(model) if model is not qat else "n/a",
                 "params": count_params(model),
                 "non-zero params": count_nonzero_params(model),
                 "gzip .h5 bytes": gzip_size(stem + ".h5"),
@@ -168,11 +168,18 @@ def main():
     print(f"total time: {time.time() - started:.0f} s")
 
 
+def _sparsity_range(model):
+    """"min-max" sparsity over the prunable kernels."""
+    values = kernel_sparsity(model).values()
+    return f"{min(values):.1%}-{max(values):.1%}"
+
+
 COLUMNS = [
     ("model", "{}"),
     ("keras accuracy", "{:.2%}"),
     ("tflite accuracy", "{:.2%}"),
     ("tflite/keras agreement", "{:.2%}"),
+    ("kernel sparsity", "{}"),
     ("params", "{:,}"),
     ("non-zero params", "{:,}"),
     ("gzip .h5 bytes", "{:,}"),
