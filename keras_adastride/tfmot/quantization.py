@@ -9,7 +9,8 @@ One ``QuantizeConfig`` per layer, following TFMOT's own configs for ``Conv2D``:
     SpaceToDepthConv   conv kernel                           conv activation
     SpaceToDepth       none                                  none (slices keep the input's scale)
 
-"gate": every hidden ReLU output and the gate map get a learned range (the gate's
+"gate": every hidden ReLU output, the last pre-activation when no ReLU follows it (bounded
+gates such as 12·sigmoid) and the gate map get a learned range (the gate's
 ``activation_observers``), so TFLite converts the whole layer to int8 from QAT ranges alone.
 Biases stay float (TFLite derives their int32 scale). :func:`quantize_annotate_model` is TFMOT's,
 with these configs attached to our layers; :func:`quantize_scope` adds our classes and configs to
