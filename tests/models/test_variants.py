@@ -108,6 +108,8 @@ def test_variant_exports(name, variant, tmp_path):
 
 
 def test_output_names():
-    assert build("small_vgg", "original").output.name.startswith("predictions")
-    assert build("unet", "original").output.name.startswith("segmentation")
+    for name, output in [("small_vgg", "predictions"), ("unet", "segmentation"),
+                         ("mobilenet", "predictions"), ("dilated_vgg", "predictions")]:
+        model = build(name, "original")
+        assert model.get_layer(output).output is model.output
     assert sorted(build("yolox_s", "original").output) == ["p3", "p4", "p5"]
