@@ -71,11 +71,36 @@ class SpaceToDepthLogic:
                     f"input of shape {tuple(shape)}. Pass pad_to_multiple=True to zero-pad."
                 )
 
+    def _assert_divisible_at_run_time(self, inputs):
+        """Sizes unknown until run time (a TensorFlow graph traced with None height/width):
+        assert divisibility there, else the phase concat fails with an obscure shape error."""
+        axes = [axis for axis in self._spatial_axes if inputs.shape[axis] is None]
+        gen = self._gen
+        if self.pad_to_multiple or not axes or not (
+            gen.name == "tf_keras" or gen.keras.backend.backend() == "tensorflow"
+        ):
+            return inputs  # other backends trace with known shapes: build/call checked them
+        import tensorflow as tf
+
+        shape = tf.shape(inputs)
+        asserts = [
+            tf.debugging.assert_equal(
+                shape[axis] % self.block_size, 0,
+                message=f"{type(self).__name__}: the input {label} is not a multiple of "
+                f"`block_size`={self.block_size} and pad_to_multiple=False. Pass "
+                f"pad_to_multiple=True to zero-pad.",
+            )
+            for axis, label in zip(self._spatial_axes, ("height", "width")) if axis in axes
+        ]
+        with tf.control_dependencies(asserts):
+            return tf.identity(inputs)
+
     def call(self, inputs):
         check.same_channels(
             type(self).__name__, self._input_channels, inputs.shape, self.data_format
         )
         self._check_divisible(tuple(inputs.shape))
+        inputs = self._assert_divisible_at_run_time(inputs)
         ops = self._gen.ops
         b = self.block_size
         if self.pad_to_multiple:

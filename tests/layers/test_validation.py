@@ -126,3 +126,18 @@ def test_size_not_divisible_by_block_raises(layer_class, kwargs, rows, cols, lab
     layer(np.zeros((1, 9, 9, 2), "float32"))
     with pytest.raises(ValueError, match=rf"{label} \({size}\)"):
         layer(np.zeros((1, rows, cols, 2), "float32"))
+
+
+def test_size_not_divisible_by_block_in_a_graph_of_unknown_size_fails_clearly():
+    """A graph traced for unknown height/width learns the size only at run time, too late for a
+    ValueError: it fails with TensorFlow's InvalidArgumentError carrying the same explanation."""
+    import tensorflow as tf
+
+    layer = SpaceToDepth(2)
+    layer.build((None, None, None, 2))
+    graph = tf.function(layer, input_signature=[tf.TensorSpec((None, None, None, 2))])
+    assert graph(np.zeros((1, 4, 6, 2), "float32")).shape == (1, 2, 3, 8)
+    for shape, label in (((1, 7, 6, 2), "height"), ((1, 4, 5, 2), "width")):
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match=rf"SpaceToDepth: the input {label}.*block_size`=2"):
+            graph(np.zeros(shape, "float32"))
