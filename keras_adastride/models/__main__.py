@@ -1,0 +1,40 @@
+"""``python -m keras_adastride.models [--write PATH] [--models NAME ...]``: print the table of every
+model x downsampling variant (parameters, FLOPs); ``--write`` also writes it (docs/MODELS.md)."""
+
+import argparse
+import sys
+
+from tqdm import tqdm
+
+from keras_adastride.models.table import TABLE, markdown, rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m keras_adastride.models", description=__doc__)
+    parser.add_argument("--write", metavar="PATH", help="also write the table to PATH")
+    parser.add_argument("--models", nargs="+", metavar="NAME",
+                        help="only these builders (default: all)")
+    args = parser.parse_args(argv)
+    table = TABLE
+    if args.models:
+        unknown = set(args.models) - {entry[0] for entry in TABLE}
+        if unknown:
+            parser.error(f"unknown model(s) {sorted(unknown)}; choose from "
+                         f"{sorted({entry[0] for entry in TABLE})}")
+        table = tuple(entry for entry in TABLE if entry[0] in args.models)
+    total = sum(len(entry[2]) for entry in table)
+    with tqdm(total=total, desc="building", file=sys.stderr) as bar:
+        def progress(label):
+            bar.set_postfix_str(label)
+            bar.update(1)
+
+        text = markdown(list(rows(table, progress)))
+    print(text, end="")
+    if args.write:
+        with open(args.write, "w") as handle:
+            handle.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
