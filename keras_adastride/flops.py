@@ -35,14 +35,23 @@ def count_flops(model):
 
 
 def flops_by_layer(model):
-    """``{layer name: FLOPs}`` over the model's graph (nested models get ``outer/inner`` keys)."""
+    """``{layer name: FLOPs}`` over the model's graph (nested models get ``outer/inner`` keys).
+
+    Functional and Sequential models (a Sequential must be built with a known input shape).
+    """
+    graph = getattr(model, "_functional", None) if isinstance(model, keras.Sequential) else model
+    if graph is None or not hasattr(graph, "_nodes_by_depth"):
+        raise ValueError(
+            f"count_flops: {model.name!r} is not a built Functional or Sequential model; build it "
+            "with a fixed input shape (subclassed models have no layer graph to count)."
+        )
     counts = {}
-    for depth in sorted(model._nodes_by_depth, reverse=True):
-        for node in model._nodes_by_depth[depth]:
+    for depth in sorted(graph._nodes_by_depth, reverse=True):
+        for node in graph._nodes_by_depth[depth]:
             layer = node.operation
             inputs = [t.shape for t in node.input_tensors]
             outputs = [t.shape for t in node.output_tensors]
-            if isinstance(layer, keras.Model) and hasattr(layer, "_nodes_by_depth"):
+            if isinstance(layer, keras.Model):
                 for inner, value in flops_by_layer(layer).items():
                     counts[f"{layer.name}/{inner}"] = counts.get(f"{layer.name}/{inner}", 0) + value
                 continue

@@ -88,6 +88,12 @@ def test_nested_models_are_counted():
     assert count_flops(outer) == count_flops(inner) + 64 * 5
 
 
+def test_sequential_models_are_counted():
+    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3),
+                              keras.layers.Flatten(), keras.layers.Dense(2)])
+    assert count_flops(model) == 36 * 4 * (2 * 27 + 1) + 2 * (2 * 144 + 1)
+
+
 def test_unknown_spatial_size_is_an_error():
     with pytest.raises(ValueError, match="fixed input_shape"):
         count_flops(single(keras.layers.Conv2D(5, 3), shape=(None, None, 3)))
