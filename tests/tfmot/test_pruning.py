@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 import tf_keras
-from conftest import build_mixed_model, clone_with_weights, compile_model
+from tfmot_models import build_mixed_model, clone_with_weights, compile_model
 
 from keras_adastride import tfmot as kat
 from keras_adastride.tfmot.measure import kernel_sparsity

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow_model_optimization as tfmot
 import tf_keras
-from conftest import clone_with_weights, compile_model
+from tfmot_models import clone_with_weights, compile_model
 
 from keras_adastride import tfmot as kat
 from keras_adastride.tfmot.tflite import tflite_op_types, tflite_predict, to_tflite
