@@ -33,6 +33,28 @@ def validate_conv_arguments(layer, filters, kernel_size, strides, padding, dilat
     check.one_of(layer, "padding", padding, {"valid", "same"})
 
 
+def conv2d_call(gen, conv, inputs):
+    """``conv(inputs)`` for a ``Conv2D`` sublayer, with its bias added correctly everywhere.
+
+    Keras 3's TensorFlow ``ops.add`` (3.15) turns ``x + bias.reshape(1, C, 1, 1)`` into an NHWC
+    ``bias_add`` whenever ``x``'s last axis also has size C, so a ``channels_first`` Conv2D whose
+    output width equals ``filters`` adds its bias along the width. Such a conv is computed here
+    as ``Conv2D.call`` does, adding the bias with the tensor's own ``+``.
+    """
+    if gen.name != "keras3" or conv.data_format != "channels_first" or not conv.use_bias:
+        return conv(inputs)
+    ops = gen.ops
+    outputs = ops.conv(
+        inputs,
+        conv.kernel,
+        strides=conv.strides,
+        padding=conv.padding,
+        data_format=conv.data_format,
+        dilation_rate=conv.dilation_rate,
+    )
+    return conv.activation(outputs + ops.reshape(conv.bias, (1, -1, 1, 1)))
+
+
 class CASLogic(AdaptiveStrideLogic):
     """Convolution with adaptive stride (2-D).
 
@@ -166,7 +188,7 @@ class CASLogic(AdaptiveStrideLogic):
 
     def initial_map(self, inputs):
         """The fixed-stride result ``activation(conv_S(x))`` before gating."""
-        return self.conv(inputs)
+        return conv2d_call(self._gen, self.conv, inputs)
 
     def _main_output_shape(self, input_shape):
         return self.conv.compute_output_shape(input_shape)

@@ -1,6 +1,6 @@
 """SpaceToDepthConv (SPD-Conv): ``conv_1(space_to_depth_b(x))``, downsampling by b, nothing lost."""
 
-from keras_adastride.layers.cas import CONV2D_ARGUMENTS, validate_conv_arguments
+from keras_adastride.layers.cas import CONV2D_ARGUMENTS, conv2d_call, validate_conv_arguments
 
 #: Conv2D arguments that make sense after space-to-depth (the conv always has stride 1).
 SPD_CONV_ARGUMENTS = tuple(a for a in CONV2D_ARGUMENTS if a != "strides")
@@ -78,7 +78,7 @@ class SpaceToDepthConvLogic:
         super().build(input_shape)
 
     def call(self, inputs):
-        return self.conv(self.space_to_depth(inputs))
+        return conv2d_call(self._gen, self.conv, self.space_to_depth(inputs))
 
     def compute_output_shape(self, input_shape):
         return self.conv.compute_output_shape(self.space_to_depth.compute_output_shape(input_shape))

@@ -6,7 +6,7 @@ import pytest
 
 import keras
 
-from keras_adastride import CAS, PAS
+from keras_adastride import CAS, PAS, SpaceToDepthConv
 from layer_references import random_images, same_padding_offset
 
 
@@ -133,3 +133,103 @@ def test_strided_valid_pooling_is_unit_stride_pooling_subsampled(mode, size, poo
     x = random_images((2, size, size, 2))
     strided, unit = _strided_and_unit(PAS, x, strides, pool_size=pool, pool_mode=mode)
     np.testing.assert_allclose(strided, unit[:, ::strides, ::strides], rtol=0, atol=1e-6)
+
+
+GATE_ACTIVATIONS = {
+    "relu": lambda z: np.maximum(z, 0),
+    "relu6": lambda z: np.clip(z, 0, 6),
+    "scaled_sigmoid": lambda z: 12 / (1 + np.exp(-z)),
+    "softplus": lambda z: np.log1p(np.exp(z)),
+    "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
+}
+
+
+def _conv_reference(x, kernel, bias, activation=None, data_format="channels_last", **geometry):
+    """A bias-free Keras Conv2D carrying ``kernel``, the bias added in NumPy (see
+    test_channels_first_bias_when_width_equals_filters for why not Keras's bias)."""
+    conv = keras.layers.Conv2D(kernel.shape[-1], kernel.shape[:2], use_bias=False,
+                               activation=activation, data_format=data_format, **geometry)
+    conv.build(x.shape)
+    conv.set_weights([np.asarray(kernel)])
+    out = np.asarray(conv.convolution_op(x, conv.kernel))
+    if bias is not None:
+        out = out + np.asarray(bias).reshape((1, -1, 1, 1) if data_format == "channels_first"
+                                             else (1, 1, 1, -1))
+    return np.asarray(conv.activation(out))
+
+
+def _gate_reference(gate, x, geometry):
+    """The gate rebuilt from plain convs carrying its weights: first conv with the main op's
+    geometry, then ReLU + stride-1 'same' convs, then the final activation (in NumPy)."""
+    hidden = x
+    for i, (kernel, bias) in enumerate(zip(gate.kernels, gate.biases)):
+        args = geometry if i == 0 else dict(padding="same", data_format=geometry["data_format"])
+        hidden = _conv_reference(np.maximum(hidden, 0) if i else hidden, kernel, bias, **args)
+    return GATE_ACTIVATIONS[gate.activation](hidden.astype("float64"))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(strides=2, padding="same", gate_activation="relu"),
+        dict(use_bias=False, gate_activation="relu6", gate_channels="per_channel"),
+        dict(groups=2, activation="relu", gate_activation="scaled_sigmoid", gate_depth=2),
+        dict(data_format="channels_first", gate_activation="softplus", gate_hidden_kernel_size=3),
+        dict(dilation_rate=2, padding="same", gate_activation="sigmoid", gate_depth=1),
+    ],
+)
+@pytest.mark.parametrize("fuse", [True, False])
+def test_cas_with_random_gate_equals_conv_times_reference_gate(kwargs, fuse):
+    data_format = kwargs.get("data_format", "channels_last")
+    x = random_images(_input_shape(9, 10, 4, data_format), scale=2.0)
+    cas = CAS(6, 3, gate_init="random", bias_initializer="random_normal", **kwargs)
+    cas.fuse_gate_conv = fuse
+    cas.build(x.shape)
+    for bias in cas.gate.biases:
+        bias.assign(np.random.default_rng(1).normal(0, 0.5, bias.shape))
+    geometry = dict(strides=kwargs.get("strides", 1), padding=kwargs.get("padding", "valid"),
+                    dilation_rate=kwargs.get("dilation_rate", 1), data_format=data_format)
+    gate = _gate_reference(cas.gate, x, geometry)
+    assert 0 < np.count_nonzero(gate) and (kwargs["gate_activation"] != "relu" or gate.min() == 0)
+    initial = _conv_reference(x, cas.conv.kernel, cas.conv.bias, kwargs.get("activation"),
+                              groups=kwargs.get("groups", 1), **geometry)
+    expected = initial * gate
+    np.testing.assert_allclose(np.asarray(cas(x)), expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("mode", ["max", "avg_max_concat"])
+@pytest.mark.parametrize("gate_channels", ["single", "per_channel"])
+def test_pas_with_random_gate_equals_pool_times_reference_gate(mode, gate_channels):
+    x = random_images((2, 9, 10, 3), scale=2.0)
+    pas = PAS(3, 2, padding="same", pool_mode=mode, gate_init="random",
+              gate_channels=gate_channels, gate_activation="relu6")
+    pas.build(x.shape)
+    pool_args = dict(pool_size=3, strides=2, padding="same", data_format="channels_last")
+    gate = _gate_reference(pas.gate, x, dict(strides=2, padding="same", dilation_rate=1,
+                                             data_format="channels_last"))
+    if mode == "avg_max_concat" and gate_channels == "per_channel":
+        gate = np.concatenate([gate, gate], axis=-1)
+    expected = np.asarray(_pool_reference(x, mode, pool_args)) * gate
+    np.testing.assert_allclose(np.asarray(pas(x)), expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("fuse", [True, False])
+def test_channels_first_bias_when_width_equals_filters(fuse):
+    """Keras 3.15's TensorFlow ``ops.add`` adds a (1, C, 1, 1) bias along the width when the
+    width also equals C, so a channels_first Conv2D of output width == filters is wrong there;
+    CAS and SpaceToDepthConv add their bias themselves and stay right."""
+    x = random_images((2, 3, 7, 10))  # 'valid' 3x3 -> output width 8 == filters
+    cas = CAS(8, 3, data_format="channels_first", bias_initializer="random_normal")
+    cas.fuse_gate_conv = fuse
+    cas.build(x.shape)
+    geometry = dict(data_format="channels_first")
+    expected = _conv_reference(x, cas.conv.kernel, cas.conv.bias, **geometry)
+    np.testing.assert_allclose(np.asarray(cas(x)), expected, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(cas.initial_map(x)), expected, rtol=0, atol=1e-5)
+
+    spd = SpaceToDepthConv(8, 1, data_format="channels_first", bias_initializer="random_normal")
+    x = random_images((2, 3, 6, 16))  # width 8 after space-to-depth
+    stacked = x.reshape(2, 3, 3, 2, 8, 2).transpose(0, 3, 5, 1, 2, 4).reshape(2, 12, 3, 8)
+    spd.build(x.shape)
+    expected = _conv_reference(stacked, spd.conv.kernel, spd.conv.bias, **geometry)
+    np.testing.assert_allclose(np.asarray(spd(x)), expected, rtol=0, atol=1e-5)
