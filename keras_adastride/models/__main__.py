@@ -4,8 +4,6 @@ model x downsampling variant (parameters, FLOPs); ``--write`` also writes it (do
 import argparse
 import sys
 
-from tqdm import tqdm
-
 from keras_adastride.models.table import TABLE, markdown, rows
 
 
@@ -23,17 +21,40 @@ def main(argv=None):
                          f"{sorted({entry[0] for entry in TABLE})}")
         table = tuple(entry for entry in TABLE if entry[0] in args.models)
     total = sum(len(entry[2]) for entry in table)
-    with tqdm(total=total, desc="building", file=sys.stderr) as bar:
-        def progress(label):
-            bar.set_postfix_str(label)
-            bar.update(1)
-
+    with _progress_bar(total) as progress:
         text = markdown(list(rows(table, progress)))
     print(text, end="")
     if args.write:
         with open(args.write, "w") as handle:
             handle.write(text)
     return 0
+
+
+class _progress_bar:
+    """tqdm on stderr where installed (the ``dev`` extra), else one stderr line per model."""
+
+    def __init__(self, total):
+        self.total, self.done, self.bar = total, 0, None
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            return
+        self.bar = tqdm(total=total, desc="building", file=sys.stderr)
+
+    def __call__(self, label):
+        self.done += 1
+        if self.bar is None:
+            print(f"[{self.done}/{self.total}] building {label}", file=sys.stderr, flush=True)
+        else:
+            self.bar.set_postfix_str(label)
+            self.bar.update(1)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.close()
 
 
 if __name__ == "__main__":
