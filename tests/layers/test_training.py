@@ -153,3 +153,14 @@ def test_effective_stride_of_identity_gate_is_the_fixed_stride():
     x = random_images((2, 9, 9, 3))
     assert CAS(4, 3, strides=2).effective_stride(x) == pytest.approx(2.0)
     assert PAS(3, strides=3).effective_stride(x) == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("layer_class", [CAS, SpaceToDepthConv])
+def test_regularizers_add_their_losses(layer_class):
+    x = random_images((2, 8, 8, 3))
+    layer = layer_class(4, 3, kernel_regularizer=keras.regularizers.L2(0.5),
+                        activity_regularizer=keras.regularizers.L1(0.25))
+    out = np.asarray(layer(x))
+    kernel = np.asarray(layer.conv.kernel)
+    expected = sorted([0.5 * np.sum(kernel**2), 0.25 * np.sum(np.abs(out)) / out.shape[0]])
+    np.testing.assert_allclose(sorted(float(v) for v in layer.losses), expected, rtol=1e-5)
