@@ -87,3 +87,19 @@ def test_bounded_gate_stays_finite_under_float16_with_large_inputs(layer_class):
         assert np.isfinite(out).all(), activation
         reference = np.asarray(full(x))
         np.testing.assert_allclose(out, reference, rtol=0, atol=1e-2 * np.abs(reference).max())
+
+
+@pytest.mark.parametrize("layer_class,kwargs", [
+    (CAS, dict(filters=8, kernel_size=3, gate_init="random")),  # output width 8 == filters
+    (PAS, dict(pool_mode="avg_max_add", gate_init="random")),
+    (SpaceToDepthConv, dict(filters=5, kernel_size=1)),
+], ids=["CAS", "PAS", "SpaceToDepthConv"])
+def test_channels_first_under_mixed_bfloat16(layer_class, kwargs):
+    # (TensorFlow has no float16 NCHW conv on CPU, for Keras's own Conv2D too: bfloat16 here.)
+    x = random_images((2, 4, 10, 10))
+    low, full = _twin(layer_class, dict(kwargs, data_format="channels_first"), "mixed_bfloat16", x)
+    out = low(x)
+    assert keras.backend.standardize_dtype(out.dtype) == "bfloat16"
+    reference = np.asarray(full(x))
+    np.testing.assert_allclose(np.asarray(keras.ops.cast(out, "float32")), reference, rtol=0,
+                               atol=5e-2 * np.abs(reference).max())
