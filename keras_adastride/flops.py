@@ -96,7 +96,8 @@ def _gate(gate, input_shape):
     """StrideGate: first conv (the main op's geometry), then stride-1 convs; each with bias."""
     cin = input_shape[-1] if gate.data_format != "channels_first" else input_shape[1]
     out_shape = gate.compute_output_shape(tuple(input_shape))
-    positions = _size(out_shape, gate) // out_shape[-1 if gate.data_format != "channels_first" else 1]
+    channel_axis = 1 if gate.data_format == "channels_first" else -1
+    positions = _size(out_shape, gate) // out_shape[channel_axis]
     widths = [cin] + [gate.width] * (gate.depth - 1) + [gate.channels or cin]
     total = 0
     for i in range(gate.depth):

@@ -44,4 +44,6 @@ def global_pooling(x, pooling):
         return keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
     if pooling == "max":
         return keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
-    raise ValueError(f"argument `pooling` must be None, 'avg' or 'max'; received pooling={pooling!r}.")
+    raise ValueError(
+        f"argument `pooling` must be None, 'avg' or 'max'; received pooling={pooling!r}."
+    )

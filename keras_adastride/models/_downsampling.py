@@ -5,18 +5,18 @@ declares, per variant, which sites the variant may replace and which it replaces
 paper's placements). :class:`Downsampling` resolves ``downsampling`` / ``placements`` once and
 builds each site:
 
-==============  =============================================  ===================================
-variant         at a conv site                                 at a pooling site
-==============  =============================================  ===================================
-``original``    ``Conv2D`` as published                        ``MaxPooling2D`` / ``AveragePooling2D``
-``cas``         ``CAS`` with the conv's own arguments          ``CAS`` (C→C filters, kernel = pool
-                (same shape; starts as that conv)              window, pool strides; starts as
-                                                               average pooling)
-``pas``         --                                             ``PAS`` with the pool's arguments
-``spd``         ``SpaceToDepthConv``: block = the stride,      ``SpaceToDepthConv``: block = the
-                stride-1 conv with the same kernel             stride, 1x1 conv C·b²→C, starts as
-                (YOLOv5-SPD practice)                          b×b average pooling
-==============  =============================================  ===================================
+============  ======================================  ======================================
+variant       at a conv site                          at a pooling site
+============  ======================================  ======================================
+``original``  ``Conv2D`` as published                 ``MaxPooling2D`` / ``AveragePooling2D``
+``cas``       ``CAS`` with the conv's own arguments   ``CAS`` (C→C filters, kernel = pool
+              (same shape; starts as that conv)       window, pool strides; starts as
+                                                      average pooling)
+``pas``       --                                      ``PAS`` with the pool's arguments
+``spd``       ``SpaceToDepthConv``: block = the       ``SpaceToDepthConv``: block = the
+              stride, stride-1 conv with the same     stride, 1x1 conv C·b²→C, starts as
+              kernel (YOLOv5-SPD practice)            b×b average pooling
+============  ======================================  ======================================
 
 Sites not placed keep the published op. The CAS/PAS gates start as the identity
 (``gate_init="identity"``), so with the original weights a CAS/PAS model starts as the original.
@@ -148,5 +148,7 @@ def _stride(strides):
     """The single block size of a square stride (SPD needs one)."""
     pair = (strides, strides) if isinstance(strides, int) else tuple(strides)
     if pair[0] != pair[1] or pair[0] < 2:
-        raise ValueError(f"SpaceToDepthConv needs a square stride >= 2; received strides={strides!r}.")
+        raise ValueError(
+            f"SpaceToDepthConv needs a square stride >= 2; received strides={strides!r}."
+        )
     return pair[0]

@@ -1,7 +1,6 @@
 """count_flops against hand counts (multiply-add = 2 FLOPs; bias, BN, pooling, products as the
 module doc says), layer by layer and for a whole VGG16 written out from its layout."""
 
-import numpy as np
 import pytest
 
 import keras

@@ -68,7 +68,8 @@ def train_step(model, x):
     gradients = tape.gradient(loss, model.trainable_weights)
     assert all(g is not None for g in gradients)
     keras.optimizers.SGD(0.1).apply(gradients, model.trainable_weights)
-    return max(float(np.max(np.abs(np.array(w) - b))) for w, b in zip(model.trainable_weights, before))
+    return max(float(np.max(np.abs(np.array(w) - b)))
+               for w, b in zip(model.trainable_weights, before))
 
 
 @pytest.mark.parametrize("name, variant", PARAMS)

@@ -21,7 +21,9 @@ from keras_adastride.models._common import classes, global_pooling, image_input
 from keras_adastride.models._downsampling import Downsampling
 from keras_adastride.models.mobilenet.mobilenet_presets import MOBILENET_BLOCKS, STEM_FILTERS
 
-STRIDED = ("conv1",) + tuple(f"conv_dw_{i}" for i, (_, s) in enumerate(MOBILENET_BLOCKS, 1) if s > 1)
+STRIDED = ("conv1",) + tuple(
+    f"conv_dw_{i}" for i, (_, stride) in enumerate(MOBILENET_BLOCKS, 1) if stride > 1
+)
 
 
 def mobilenet(input_shape=(224, 224, 3), num_classes=1000, alpha=1.0, depth_multiplier=1,

@@ -1,4 +1,5 @@
-"""ResNet-18 (torchvision layout) and ResNet-50 (keras.applications layout) with a downsampling switch.
+"""ResNet-18 (torchvision layout) and ResNet-50 (keras.applications layout), with a
+downsampling switch.
 
 Layer names follow keras.applications.ResNet50: ``conv1_pad``/``conv1_conv``/``conv1_bn``/
 ``conv1_relu``, ``pool1_pad``/``pool1_pool`` (3x3 stride-2 max pool), stages ``conv2``..``conv5``

@@ -1,4 +1,4 @@
-"""ResNet configurations as data: block kind, blocks per stage, stage widths, BN epsilon, conv bias."""
+"""ResNet configurations as data: block kind, blocks per stage, widths, BN epsilon, conv bias."""
 
 RESNET_PRESETS = {
     # torchvision.models.resnet18: 11,689,512 trainable parameters (torch's count; Keras also
