@@ -34,25 +34,38 @@ def validate_conv_arguments(layer, filters, kernel_size, strides, padding, dilat
 
 
 def conv2d_call(gen, conv, inputs):
-    """``conv(inputs)`` for a ``Conv2D`` sublayer, with its bias added correctly everywhere.
+    """``conv(inputs)`` for a ``Conv2D`` sublayer, computed around two Keras 3 (3.15) TensorFlow
+    backend problems; the result is the same.
 
-    Keras 3's TensorFlow ``ops.add`` (3.15) turns ``x + bias.reshape(1, C, 1, 1)`` into an NHWC
-    ``bias_add`` whenever ``x``'s last axis also has size C, so a ``channels_first`` Conv2D whose
-    output width equals ``filters`` adds its bias along the width. Such a conv is computed here
-    as ``Conv2D.call`` does, adding the bias with the tensor's own ``+``.
+    - ``ops.add`` turns ``x + bias.reshape(1, C, 1, 1)`` into an NHWC ``bias_add`` whenever
+      ``x``'s last axis also has size C: a ``channels_first`` Conv2D whose output width equals
+      ``filters`` adds its bias along the width. The bias is added here with the tensor's ``+``.
+    - Every grouped conv runs through ``tf.function(jit_compile=True)``, which leaves
+      ``_XlaMustCompile`` in exported graphs (TF Serving without XLA refuses them). Here a grouped
+      conv is one conv per group, concatenated: exact, and free of XLA.
     """
-    if gen.name != "keras3" or conv.data_format != "channels_first" or not conv.use_bias:
+    keras3_tf = gen.name == "keras3" and gen.keras.backend.backend() == "tensorflow"
+    channels_first = conv.data_format == "channels_first"
+    if not keras3_tf or (conv.groups == 1 and not (channels_first and conv.use_bias)):
         return conv(inputs)
     ops = gen.ops
-    outputs = ops.conv(
-        inputs,
-        conv.kernel,
+    geometry = dict(
         strides=conv.strides,
         padding=conv.padding,
         data_format=conv.data_format,
         dilation_rate=conv.dilation_rate,
     )
-    return conv.activation(outputs + ops.reshape(conv.bias, (1, -1, 1, 1)))
+    axis = 1 if channels_first else -1
+    if conv.groups == 1:
+        outputs = ops.conv(inputs, conv.kernel, **geometry)
+    else:
+        pieces = zip(ops.split(inputs, conv.groups, axis=axis),
+                     ops.split(conv.kernel, conv.groups, axis=-1))
+        outputs = ops.concatenate([ops.conv(x, k, **geometry) for x, k in pieces], axis=axis)
+    if conv.use_bias:
+        bias_shape = (1, -1, 1, 1) if channels_first else (1, 1, 1, -1)
+        outputs = outputs + ops.reshape(conv.bias, bias_shape)
+    return conv.activation(outputs)
 
 
 class CASLogic(AdaptiveStrideLogic):
