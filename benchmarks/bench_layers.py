@@ -123,6 +123,7 @@ def compile_steps(layer, x, training=True):
 
     upstream = jnp.asarray(upstream_gradient(layer, x))
     forward = jax.jit(apply)
+
     def forward_backward(weights, inputs, dy):
         outputs, vjp = jax.vjp(apply, weights, inputs)
         return outputs, vjp(dy)  # the outputs too, so that XLA cannot skip the forward pass
@@ -140,6 +141,12 @@ def upstream_gradient(layer, x):
     return np.random.default_rng(1).normal(size=shape).astype("float32")
 
 
+#: "cpu": CPU time of the process (all threads), which other jobs on a shared machine barely
+#: disturb; "wall": elapsed time (the only one that sees GPU work). Set from --clock.
+CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
+clock = CLOCKS["wall"]
+
+
 def measure(cases, repeats, warmup):
     """Run ``cases`` (name -> callable) interleaved; returns name -> list of seconds."""
     for run in cases.values():
@@ -148,9 +155,9 @@ def measure(cases, repeats, warmup):
     times = {name: [] for name in cases}
     for _ in range(repeats):
         for name, run in cases.items():
-            start = time.perf_counter()
+            start = clock()
             run()
-            times[name].append(time.perf_counter() - start)
+            times[name].append(clock() - start)
     return times
 
 
@@ -234,7 +241,7 @@ def section_pas(configs, args):
 
 def section_spd(configs, args):
     rows = []
-    for batch, size, channels, filters, _ in configs:
+    for batch, size, channels, filters in dict.fromkeys(c[:4] for c in configs):
         half = size // 2
         spd = SpaceToDepthConv(filters, 3, block_size=2, padding="same")
         conv = keras.layers.Conv2D(filters, 3, padding="same")
@@ -305,7 +312,8 @@ def vgg(downsampling, input_shape, classes):
     if importlib.util.find_spec("keras_adastride.models") is not None:
         from keras_adastride.models import small_vgg
 
-        model = small_vgg(input_shape=input_shape, num_classes=classes, downsampling=downsampling)
+        model = small_vgg(input_shape=input_shape, num_classes=classes, downsampling=downsampling,
+                          classifier_activation=None)
         return model, "keras_adastride.models.small_vgg"
     # Inline stand-in: VGG blocks (32, 32, pool) (64, 64, pool) (128, pool); with CAS the second
     # conv of the first two blocks (front and middle) becomes a CAS with the same arguments.
@@ -355,41 +363,33 @@ def peak_memory_in_child(downsampling, args):
     """Peak memory of training steps, each model measured in a fresh process."""
     command = [sys.executable, os.path.abspath(__file__), "--grid", args.grid,
                "--memory-child", downsampling]
-    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    env = dict(os.environ, TF_CPU_ALLOCATOR_USE_BFC="true")  # CPU allocator statistics
+    out = subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
 def memory_child(downsampling, args):
+    """Print (JSON) the peak memory of one warmed-up training step of the small VGG."""
     batch, size = (4, 16) if args.grid == "tiny" else (32, 32)
     step, _, _ = vgg_step(downsampling, batch, size)
     step()  # trace and allocate once
-    if BACKEND == "jax":
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        device = "GPU:0" if tf.config.list_physical_devices("GPU") else "CPU:0"
+        tf.config.experimental.reset_memory_stats(device)
+        step()
+        peak = tf.config.experimental.get_memory_info(device)["peak"] / 2**20
+        how = ("peak of TensorFlow's allocator during one warmed-up step (on CPU with "
+               "TF_CPU_ALLOCATOR_USE_BFC=true): weights, optimizer state, activations, gradients")
+    else:
         import jax
 
-        stats = jax.devices()[0].memory_stats()
-        if stats and "peak_bytes_in_use" in stats:
-            step()
-            peak = jax.devices()[0].memory_stats()["peak_bytes_in_use"] / 2**20
-            print(json.dumps(dict(peak=peak, unit="MiB",
-                                  how="device `peak_bytes_in_use` (JAX), whole process")))
-            return
-    rss = _proc_status("VmRSS")
-    with open("/proc/self/clear_refs", "w") as refs:
-        refs.write("5")  # resets VmHWM, the peak resident set size
-    for _ in range(3):
         step()
-    peak = (_proc_status("VmHWM") - rss) / 1024
-    print(json.dumps(dict(peak=peak, unit="MiB", how="growth of the resident set (VmHWM) over a "
-                          "warmed-up process during 3 steps: the memory a step needs beyond the "
-                          "model, weights and runtime (host memory, CPU).")))
-
-
-def _proc_status(field):
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])  # kB
-    raise RuntimeError(f"{field} not in /proc/self/status")
+        stats = jax.devices()[0].memory_stats() or {}
+        peak = stats.get("peak_bytes_in_use", float("nan")) / 2**20
+        how = "the device's `peak_bytes_in_use` (JAX), whole process (nan: not reported)"
+    print(json.dumps(dict(peak=peak, unit="MiB", how=how)))
 
 
 # ----------------------------------------------------------------------------- report
@@ -427,6 +427,9 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=3, help="untimed calls of each case first")
     parser.add_argument("--sections", default="cas,pas,spd,gate,xla,vgg",
                         help="comma-separated subset of cas,pas,spd,gate,xla,vgg")
+    parser.add_argument("--clock", choices=("auto", *CLOCKS), default="auto",
+                        help="cpu: process CPU time (robust on a shared CPU); wall: elapsed time; "
+                        "auto: wall with a GPU, else cpu")
     parser.add_argument("--write", metavar="MARKDOWN",
                         help="also write the report into this file, between bench markers")
     parser.add_argument("--label", help="marker label in --write (default: backend-device)")
@@ -435,8 +438,11 @@ def main(argv=None):
     if args.memory_child:
         return memory_child(args.memory_child, args)
 
+    global clock
     configs = GRIDS[args.grid]
     device, versions, accelerator = machine()
+    clock_name = args.clock if args.clock != "auto" else ("wall" if accelerator == "gpu" else "cpu")
+    clock = CLOCKS[clock_name]
     load_before = os.getloadavg()
     sections = {
         "cas": lambda: section_cas(configs, args),
@@ -464,7 +470,10 @@ def main(argv=None):
         f"{load_before[2]:.2f}; after: {load_after[0]:.2f} {load_after[1]:.2f} "
         f"{load_after[2]:.2f}",
         f"- {args.repeats} timed rounds after {args.warmup} warm-up calls per case; ratio = "
-        "median of per-round ratios (bold); times = medians",
+        "median of per-round ratios (bold); times = medians; clock: "
+        + ("process CPU time, all threads (other jobs on the machine barely change it; on an "
+           "idle 2-core machine wall time is about half of it)" if clock_name == "cpu"
+           else "wall time"),
     ])
     report = header + "\n\n" + "\n\n".join(parts) + "\n"
     print("\n" + report)
