@@ -31,9 +31,15 @@ def classes(model, num_classes):
     return check.positive_int(model, "num_classes", num_classes)
 
 
+#: dtype of every model's output layer: float32 outputs under mixed precision (the Keras
+#: mixed-precision guide's advice for a softmax), no change under the float32 policy.
+OUTPUT_DTYPE = "float32"
+
+
 def classifier_top(x, num_classes, activation, name="predictions"):
     """The last dense layer; ``activation`` "softmax" (probabilities) or None (logits)."""
-    return keras.layers.Dense(num_classes, activation=activation, name=name)(x)
+    return keras.layers.Dense(num_classes, activation=activation, name=name,
+                              dtype=OUTPUT_DTYPE)(x)
 
 
 def global_pooling(x, pooling):

@@ -108,6 +108,15 @@ def test_variant_exports(name, variant, tmp_path):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("name", ["small_vgg", "mobilenet", "unet", "yolox_s"])
+def test_outputs_are_float32_under_mixed_precision(name):
+    keras.mixed_precision.set_global_policy("mixed_float16")  # conftest restores float32
+    model = build(name, "cas")
+    outputs = keras.tree.flatten(model(images(model)))
+    assert all(keras.backend.standardize_dtype(o.dtype) == "float32" for o in outputs)
+    assert all(np.all(np.isfinite(np.asarray(o))) for o in outputs)
+
+
 def test_output_names():
     for name, output in [("small_vgg", "predictions"), ("unet", "segmentation"),
                          ("mobilenet", "predictions"), ("dilated_vgg", "predictions")]:

@@ -17,7 +17,7 @@ import keras
 
 from keras_adastride import _validation as check
 from keras_adastride.layers import CAS, SpaceToDepth
-from keras_adastride.models._common import classes, global_pooling, image_input
+from keras_adastride.models._common import OUTPUT_DTYPE, classes, global_pooling, image_input
 from keras_adastride.models._downsampling import Downsampling
 from keras_adastride.models.mobilenet.mobilenet_presets import MOBILENET_BLOCKS, STEM_FILTERS
 
@@ -66,7 +66,8 @@ def mobilenet(input_shape=(224, 224, 3), num_classes=1000, alpha=1.0, depth_mult
         x = keras.layers.Dropout(dropout, name="dropout")(x)
         x = keras.layers.Conv2D(num_classes, 1, padding="same", name="conv_preds")(x)
         x = keras.layers.Reshape((num_classes,), name="reshape_2")(x)
-        x = keras.layers.Activation(classifier_activation, name="predictions")(x)
+        x = keras.layers.Activation(classifier_activation, name="predictions",
+                                    dtype=OUTPUT_DTYPE)(x)
     else:
         x = global_pooling(x, pooling)
     return keras.Model(inputs, x, name=name or f"mobilenet_{downsampling}")

@@ -11,7 +11,7 @@ SPD-Conv replaces every pool.
 
 import keras
 
-from keras_adastride.models._common import classes, image_input
+from keras_adastride.models._common import OUTPUT_DTYPE, classes, image_input
 from keras_adastride.models._downsampling import Downsampling
 from keras_adastride import _validation as check
 
@@ -60,5 +60,5 @@ def unet(input_shape=(256, 256, 1), num_classes=2, base_filters=64, downsampling
         x = keras.layers.Concatenate(name=f"concat{level}")([skips[level - 1], x])
         x = double_conv(x, filters, f"dec{level}")
     outputs = keras.layers.Conv2D(classes("unet", num_classes), 1, activation=activation,
-                                  name="segmentation")(x)
+                                  name="segmentation", dtype=OUTPUT_DTYPE)(x)
     return keras.Model(inputs, outputs, name=name or f"unet_{downsampling}")

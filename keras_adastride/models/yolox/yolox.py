@@ -27,7 +27,7 @@ import keras
 
 from keras_adastride import _validation as check
 from keras_adastride.layers import SpaceToDepth
-from keras_adastride.models._common import classes, image_input
+from keras_adastride.models._common import OUTPUT_DTYPE, classes, image_input
 from keras_adastride.models._downsampling import Downsampling
 from keras_adastride.models.yolox.yolox_presets import (HEAD_CHANNELS, LEVEL_CHANNELS, LEVELS,
                                                         YOLOX_PRESETS)
@@ -113,7 +113,7 @@ def yolox(input_shape=(640, 640, 3), num_classes=80, depth=0.33, width=0.50,
             keras.layers.Conv2D(1, 1, name=f"{prefix}_obj_pred")(reg),
             keras.layers.Conv2D(num_classes, 1, name=f"{prefix}_cls_pred")(cls),
         ]
-        outputs[level] = keras.layers.Concatenate(name=level)(predictions)
+        outputs[level] = keras.layers.Concatenate(name=level, dtype=OUTPUT_DTYPE)(predictions)
     return keras.Model(inputs, outputs, name=name or f"yolox_{downsampling}")
 
 
