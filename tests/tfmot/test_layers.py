@@ -139,3 +139,16 @@ def test_random_gate_kernels_differ():
     gate = kat.StrideGate(3, depth=4, initialization="random")
     gate.build((None, 8, 8, 2))
     assert not np.allclose(gate.kernels[1].numpy(), gate.kernels[2].numpy())
+
+
+def test_mixed_float16(rng):
+    tf_keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        layers = [kat.CAS(4, 3, gate_activation="scaled_sigmoid"), kat.PAS(),
+                  kat.SpaceToDepthConv(3, 1)]
+        x = rng.normal(size=(2, 8, 8, 3)).astype("float32")
+        for layer in layers:
+            assert layer(x).dtype == "float16"
+            assert all(w.dtype == "float32" for w in layer.weights)
+    finally:
+        tf_keras.mixed_precision.set_global_policy("float32")
