@@ -7,7 +7,7 @@ import pytest
 
 import keras
 
-from keras_adastride import CAS, PAS, SpaceToDepthConv, models
+from keras_adastride import CAS, PAS, SpaceToDepth, SpaceToDepthConv, models
 from keras_adastride.models._downsampling import AveragingKernel, Downsampling
 
 
@@ -50,9 +50,10 @@ def test_paper_placements():
     yolox = models.yolox_s((64, 64, 3), 3, width=0.125, downsampling="cas")
     assert placed(yolox, CAS) == sorted(f"head_{l}_{p}" for l in ("p3", "p4", "p5")
                                         for p in ("stem", "cls_conv1"))
-    assert placed(models.resnet18((32, 32, 3), 10, downsampling="spd"), SpaceToDepthConv) == [
-        "conv1_conv", "conv3_block1_1_conv", "conv4_block1_1_conv", "conv5_block1_1_conv",
-        "pool1_pool"]
+    resnet = models.resnet18((32, 32, 3), 10, downsampling="spd")
+    assert placed(resnet, SpaceToDepthConv) == ["conv1_conv", "pool1_pool"]
+    assert sorted(l.name for l in resnet.layers if type(l) is SpaceToDepth) == [
+        f"conv{s}_block1_space_to_depth" for s in (3, 4, 5)]
 
 
 def test_chosen_and_all_placements():

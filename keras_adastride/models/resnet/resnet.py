@@ -8,13 +8,22 @@ shortcut ``_0_conv``, ``_add``, ``_out``; top ``avg_pool``, ``predictions``.
 
 Sites: every conv and ``pool1_pool``. Placements by default: CAS at the front (``conv1_conv``) and
 in the middle (``conv4_block1_2_conv`` in ResNet-50, ``conv4_block1_1_conv`` in ResNet-18), PAS at
-the only pool ``pool1_pool``. SPD-Conv (the SPD-Conv paper's ResNet-SPD) replaces the stem conv,
-the max pool and the strided conv of each downsampling block; the strided 1x1 shortcuts stay, as
-in that paper (``placements="all"`` replaces them too).
+the only pool ``pool1_pool``.
+
+SPD-Conv follows the SPD-Conv paper's ResNet-SPD (LabSAINT/SPD-Conv): the stem conv becomes
+Focus-style space-to-depth + a 1x1 conv; in each downsampling block (site: the conv that carries
+the stride, ``conv{3,4,5}_block1_1_conv``) the strided conv runs at stride 1 and a
+``{block}_space_to_depth`` follows the block's 3x3 conv, so its BN sees 4x the channels and the
+next conv reads them (ResNet-18: ``3x3 -> SPD -> BN -> ReLU -> 3x3``; ResNet-50:
+``1x1 -> 3x3 -> SPD -> BN -> ReLU -> 1x1``). The strided 1x1 shortcuts stay, as in the paper
+(``placements="all"`` makes them SPD + 1x1 too). The paper drops the max pool (its inputs are
+64x64); here ``pool1_pool`` becomes SPD + a 1x1 conv initialised as 2x2 average pooling, so the
+network keeps its overall stride of 32.
 """
 
 import keras
 
+from keras_adastride.layers import SpaceToDepth, SpaceToDepthConv
 from keras_adastride.models._common import classes, classifier_top, global_pooling, image_input
 from keras_adastride.models._downsampling import Downsampling
 from keras_adastride.models.resnet.resnet_presets import RESNET_PRESETS
@@ -59,7 +68,10 @@ def resnet(preset, input_shape=(224, 224, 3), num_classes=1000, include_top=True
     inputs = image_input(preset, input_shape, min_size=32 if include_top else 1)
     bn = dict(epsilon=config["epsilon"])
     conv = dict(use_bias=config["conv_bias"])
-    x = plan.padded_conv(inputs, 64, 7, pad=3, strides=2, name="conv1_conv", **conv)
+    if plan.placed("conv1_conv") and plan.variant == "spd":  # the paper's Focus stem
+        x = SpaceToDepthConv(64, 1, pad_to_multiple=True, name="conv1_conv", **conv)(inputs)
+    else:
+        x = plan.padded_conv(inputs, 64, 7, pad=3, strides=2, name="conv1_conv", **conv)
     x = keras.layers.BatchNormalization(name="conv1_bn", **bn)(x)
     x = keras.layers.Activation("relu", name="conv1_relu")(x)
     if not (plan.placed("pool1_pool") and plan.variant == "spd"):
@@ -78,6 +90,15 @@ def resnet(preset, input_shape=(224, 224, 3), num_classes=1000, include_top=True
     return keras.Model(inputs, x, name=name or f"{preset}_{downsampling}")
 
 
+def _spd_block(plan, stride, name):
+    """Whether this block takes the SPD-Conv paper's form (stride-1 convs, then SPD)."""
+    return stride > 1 and plan.variant == "spd" and plan.placed(f"{name}_1_conv")
+
+
+def _space_to_depth(y, name):
+    return SpaceToDepth(2, pad_to_multiple=True, name=f"{name}_space_to_depth")(y)
+
+
 def _shortcut(x, plan, filters, stride, name, bn, conv):
     x = plan.conv(x, filters, 1, strides=stride, name=f"{name}_0_conv", **conv)
     return keras.layers.BatchNormalization(name=f"{name}_0_bn", **bn)(x)
@@ -87,7 +108,10 @@ def _basic_block(x, plan, width, stride, first, name, bn, conv):
     """torchvision BasicBlock: 3x3 (stride) -> BN -> ReLU -> 3x3 -> BN, + shortcut, ReLU."""
     needs_projection = stride > 1 or x.shape[-1] != width
     shortcut = _shortcut(x, plan, width, stride, name, bn, conv) if needs_projection else x
-    if stride > 1:
+    if _spd_block(plan, stride, name):
+        y = keras.layers.Conv2D(width, 3, padding="same", name=f"{name}_1_conv", **conv)(x)
+        y = _space_to_depth(y, name)
+    elif stride > 1:
         y = plan.padded_conv(x, width, 3, pad=1, strides=stride, name=f"{name}_1_conv", **conv)
     else:
         y = plan.conv(x, width, 3, padding="same", name=f"{name}_1_conv", **conv)
@@ -102,10 +126,16 @@ def _basic_block(x, plan, width, stride, first, name, bn, conv):
 def _bottleneck_block(x, plan, width, stride, first, name, bn, conv):
     """keras.applications v1 bottleneck: 1x1 (stride) -> 3x3 -> 1x1 (4x width), + shortcut."""
     shortcut = _shortcut(x, plan, 4 * width, stride, name, bn, conv) if first else x
-    y = plan.conv(x, width, 1, strides=stride, name=f"{name}_1_conv", **conv)
+    spd = _spd_block(plan, stride, name)
+    if spd:
+        y = keras.layers.Conv2D(width, 1, name=f"{name}_1_conv", **conv)(x)
+    else:
+        y = plan.conv(x, width, 1, strides=stride, name=f"{name}_1_conv", **conv)
     y = keras.layers.BatchNormalization(name=f"{name}_1_bn", **bn)(y)
     y = keras.layers.Activation("relu", name=f"{name}_1_relu")(y)
     y = plan.conv(y, width, 3, padding="same", name=f"{name}_2_conv", **conv)
+    if spd:
+        y = _space_to_depth(y, name)
     y = keras.layers.BatchNormalization(name=f"{name}_2_bn", **bn)(y)
     y = keras.layers.Activation("relu", name=f"{name}_2_relu")(y)
     y = plan.conv(y, 4 * width, 1, name=f"{name}_3_conv", **conv)
