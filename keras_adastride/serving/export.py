@@ -216,7 +216,7 @@ def export_model(model, base_dir, model_name, version=None, *, input_dtype=None,
             raise RuntimeError(
                 "the exported graph holds XLA attributes that TF Serving builds without XLA "
                 "reject (a layer compiled with jit_compile=True while tracing; Keras 3 runs "
-                "every grouped convolution, groups > 1, through XLA on TensorFlow): "
+                "a grouped Conv2D, groups > 1, through XLA on TensorFlow): "
                 + "; ".join(findings[:5])
             )
         if os.path.lexists(final_dir):  # another writer was faster

@@ -11,7 +11,6 @@ from google.protobuf import text_format
 from tensorflow_serving.apis import prediction_log_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
-from keras_adastride import CAS
 from keras_adastride.serving import (
     existing_versions,
     export_model,
@@ -147,10 +146,10 @@ class _Doubled(keras.layers.Layer):
 
 @pytest.mark.parametrize("layer", [
     _Doubled,
-    # Keras 3 (TF backend) runs grouped convs through XLA: docs/serving.md says such models are
-    # refused; if Keras changes that, this case fails and the docs need updating
-    lambda: CAS(4, 3, groups=2),
-], ids=["jit_function", "grouped_cas"])
+    # Keras 3 (TF backend) runs a grouped Conv2D through XLA: docs/serving.md says such models
+    # are refused; if Keras changes that, this case fails and the docs need updating
+    lambda: keras.layers.Conv2D(4, 3, groups=2),
+], ids=["jit_function", "grouped_conv2d"])
 def test_export_with_xla_fails_and_leaves_nothing(tmp_path, layer):
     image = keras.Input((8, 8, 4), name="x")
     model = keras.Model(image, layer()(image))
