@@ -5,7 +5,8 @@ Layers: :class:`CAS` (conv with adaptive stride), :class:`PAS` (pooling with ada
 :class:`SpaceToDepthConv` (SPD-Conv).
 """
 
+from keras_adastride.initializers import AveragingKernel
 from keras_adastride.layers import CAS, PAS, SpaceToDepth, SpaceToDepthConv, StrideGate
 
 __version__ = "0.1.0"
-__all__ = ["CAS", "PAS", "SpaceToDepth", "SpaceToDepthConv", "StrideGate", "__version__"]
+__all__ = ["AveragingKernel", "CAS", "PAS", "SpaceToDepth", "SpaceToDepthConv", "StrideGate", "__version__"]

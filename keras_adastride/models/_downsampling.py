@@ -22,36 +22,13 @@ Sites not placed keep the published op. The CAS/PAS gates start as the identity
 (``gate_init="identity"``), so with the original weights a CAS/PAS model starts as the original.
 """
 
-import numpy as np
 
 import keras
 
+from keras_adastride.initializers import AveragingKernel
 from keras_adastride.layers import CAS, PAS, SpaceToDepthConv
 
 VARIANTS = ("original", "cas", "pas", "spd")
-
-
-@keras.saving.register_keras_serializable(package="keras_adastride")
-class AveragingKernel(keras.initializers.Initializer):
-    """Conv kernel ``(kh, kw, k·C, C)`` that averages, for output channel c, the input channels
-    c, C + c, ..., (k-1)·C + c over the whole window: ``W[i, j, m·C + c, c] = 1 / (kh·kw·k)``.
-
-    With k = 1 the conv is average pooling; after ``SpaceToDepth(b)`` (TensorFlow channel order,
-    k = b²) a 1x1 conv with it is b×b average pooling.
-    """
-
-    def __call__(self, shape, dtype=None):
-        kh, kw, cin, cout = shape
-        if cin % cout:
-            raise ValueError(
-                f"AveragingKernel: input channels ({cin}) must be a multiple of output channels "
-                f"({cout}); received shape={tuple(shape)}."
-            )
-        kernel = np.zeros(shape, "float32")
-        copies = cin // cout
-        for m in range(copies):
-            kernel[:, :, m * cout + np.arange(cout), np.arange(cout)] = 1.0 / (kh * kw * copies)
-        return keras.ops.convert_to_tensor(kernel, dtype=dtype)
 
 
 class Downsampling:

@@ -201,7 +201,7 @@ def test_warmup_request_holds_the_recorded_inputs(entry):
 
 @per_entry
 def test_keras_file_loads_and_reproduces(entry):
-    import keras_adastride.models  # noqa: F401  (registers the builders' initializers)
+    import keras_adastride  # noqa: F401  (registers the layers and initializers)
 
     model = keras.models.load_model(entry.keras_file)
     ((name, value),) = entry.inputs.items()
@@ -211,3 +211,16 @@ def test_keras_file_loads_and_reproduces(entry):
     outputs = keras.ops.convert_to_numpy(model(value.astype("float32") / 255.0))
     np.testing.assert_allclose(outputs, recorded, atol=1e-4, rtol=1e-4)
     np.testing.assert_allclose(outputs, entry.outputs["probabilities"], atol=1e-4, rtol=1e-4)
+
+
+@per_entry
+def test_keras_file_loads_with_the_top_level_import_alone(entry):
+    """A user's `import keras_adastride` (no submodule) is enough to load every saved model."""
+    code = (
+        "import sys, keras, keras_adastride\n"
+        "keras.models.load_model(sys.argv[1])\n"
+        "assert 'keras_adastride.models' not in sys.modules, 'loaded the builders'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(entry.keras_file)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
