@@ -2,70 +2,12 @@
 
 from keras_adastride import _validation as check
 from keras_adastride.layers.adaptive_stride import AdaptiveStrideLogic
-
-#: Conv2D arguments CAS passes through unchanged (same meaning and defaults as Conv2D).
-CONV2D_ARGUMENTS = (
-    "filters",
-    "kernel_size",
-    "strides",
-    "padding",
-    "data_format",
-    "dilation_rate",
-    "groups",
-    "activation",
-    "use_bias",
-    "kernel_initializer",
-    "bias_initializer",
-    "kernel_regularizer",
-    "bias_regularizer",
-    "kernel_constraint",
-    "bias_constraint",
+from keras_adastride.layers.main_conv import (
+    CONV2D_ARGUMENTS,
+    conv2d_call,
+    main_conv_config,
+    make_main_conv,
 )
-
-
-def validate_conv_arguments(layer, filters, kernel_size, strides, padding, dilation_rate, groups):
-    """Check the Conv2D arguments whose bad values Conv2D would only reject deep inside."""
-    check.positive_int(layer, "filters", filters)
-    check.positive_pair(layer, "kernel_size", kernel_size)
-    check.positive_pair(layer, "strides", strides)
-    check.positive_pair(layer, "dilation_rate", dilation_rate)
-    check.positive_int(layer, "groups", groups)
-    check.one_of(layer, "padding", padding, {"valid", "same"})
-
-
-def conv2d_call(gen, conv, inputs):
-    """``conv(inputs)`` for a ``Conv2D`` sublayer, computed around two Keras 3 (3.15) TensorFlow
-    backend problems; the result is the same.
-
-    - ``ops.add`` turns ``x + bias.reshape(1, C, 1, 1)`` into an NHWC ``bias_add`` whenever
-      ``x``'s last axis also has size C: a ``channels_first`` Conv2D whose output width equals
-      ``filters`` adds its bias along the width. The bias is added here with the tensor's ``+``.
-    - Every grouped conv runs through ``tf.function(jit_compile=True)``, which leaves
-      ``_XlaMustCompile`` in exported graphs (TF Serving without XLA refuses them). Here a grouped
-      conv is one conv per group, concatenated: exact, and free of XLA.
-    """
-    keras3_tf = gen.name == "keras3" and gen.keras.backend.backend() == "tensorflow"
-    channels_first = conv.data_format == "channels_first"
-    if not keras3_tf or (conv.groups == 1 and not (channels_first and conv.use_bias)):
-        return conv(inputs)
-    ops = gen.ops
-    geometry = dict(
-        strides=conv.strides,
-        padding=conv.padding,
-        data_format=conv.data_format,
-        dilation_rate=conv.dilation_rate,
-    )
-    axis = 1 if channels_first else -1
-    if conv.groups == 1:
-        outputs = ops.conv(inputs, conv.kernel, **geometry)
-    else:
-        pieces = zip(ops.split(inputs, conv.groups, axis=axis),
-                     ops.split(conv.kernel, conv.groups, axis=-1))
-        outputs = ops.concatenate([ops.conv(x, k, **geometry) for x, k in pieces], axis=axis)
-    if conv.use_bias:
-        bias_shape = (1, -1, 1, 1) if channels_first else (1, 1, 1, -1)
-        outputs = outputs + ops.reshape(conv.bias, bias_shape)
-    return conv.activation(outputs)
 
 
 class CASLogic(AdaptiveStrideLogic):
@@ -111,28 +53,8 @@ class CASLogic(AdaptiveStrideLogic):
         **kwargs,
     ):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        validate_conv_arguments(
-            type(self).__name__, filters, kernel_size, strides, padding, dilation_rate, groups
-        )
-        self.conv = self._gen.keras.layers.Conv2D(
-            filters,
-            kernel_size,
-            strides=strides,
-            padding=padding,
-            data_format=data_format,
-            dilation_rate=dilation_rate,
-            groups=groups,
-            activation=activation,
-            use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer,
-            bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint,
-            bias_constraint=bias_constraint,
-            dtype=self.dtype_policy,
-            name="conv",
-        )
+        arguments = dict(locals())
+        self.conv = make_main_conv(self, {key: arguments[key] for key in CONV2D_ARGUMENTS})
         self.data_format = self.conv.data_format
         self._init_gate(
             geometry=dict(
@@ -208,9 +130,5 @@ class CASLogic(AdaptiveStrideLogic):
 
     def get_config(self):
         config = super().get_config()
-        conv_config = self.conv.get_config()
-        config.update({key: conv_config[key] for key in CONV2D_ARGUMENTS})
-        config["activity_regularizer"] = self._gen.keras.regularizers.serialize(
-            self.activity_regularizer
-        )
+        config.update(main_conv_config(self, CONV2D_ARGUMENTS))
         return config

@@ -1,6 +1,11 @@
 """SpaceToDepthConv (SPD-Conv): ``conv_1(space_to_depth_b(x))``, downsampling by b, nothing lost."""
 
-from keras_adastride.layers.cas import CONV2D_ARGUMENTS, conv2d_call, validate_conv_arguments
+from keras_adastride.layers.main_conv import (
+    CONV2D_ARGUMENTS,
+    conv2d_call,
+    main_conv_config,
+    make_main_conv,
+)
 
 #: Conv2D arguments that make sense after space-to-depth (the conv always has stride 1).
 SPD_CONV_ARGUMENTS = tuple(a for a in CONV2D_ARGUMENTS if a != "strides")
@@ -40,9 +45,7 @@ class SpaceToDepthConvLogic:
         **kwargs,
     ):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        validate_conv_arguments(
-            type(self).__name__, filters, kernel_size, 1, padding, dilation_rate, groups
-        )
+        arguments = dict(locals())
         self.space_to_depth = self._space_to_depth_class(
             block_size=block_size,
             channel_order=channel_order,
@@ -52,25 +55,8 @@ class SpaceToDepthConvLogic:
             name="space_to_depth",
         )
         self.data_format = self.space_to_depth.data_format
-        self.conv = self._gen.keras.layers.Conv2D(
-            filters,
-            kernel_size,
-            strides=1,
-            padding=padding,
-            data_format=self.data_format,
-            dilation_rate=dilation_rate,
-            groups=groups,
-            activation=activation,
-            use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer,
-            bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint,
-            bias_constraint=bias_constraint,
-            dtype=self.dtype_policy,
-            name="conv",
-        )
+        arguments.update(strides=1, data_format=self.data_format)
+        self.conv = make_main_conv(self, {key: arguments[key] for key in CONV2D_ARGUMENTS})
 
     def build(self, input_shape):
         self.space_to_depth.build(input_shape)
@@ -85,12 +71,10 @@ class SpaceToDepthConvLogic:
 
     def get_config(self):
         config = super().get_config()
-        conv_config = self.conv.get_config()
-        config.update({key: conv_config[key] for key in SPD_CONV_ARGUMENTS})
+        config.update(main_conv_config(self, SPD_CONV_ARGUMENTS))
         config.update(
             block_size=self.space_to_depth.block_size,
             channel_order=self.space_to_depth.channel_order,
             pad_to_multiple=self.space_to_depth.pad_to_multiple,
-            activity_regularizer=self._gen.keras.regularizers.serialize(self.activity_regularizer),
         )
         return config
