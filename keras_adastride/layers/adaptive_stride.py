@@ -10,6 +10,19 @@ from keras_adastride.layers.stride_gate import GATE_ACTIVATIONS, GATE_INITIALIZA
 
 GATE_CHANNELS = ("single", "per_channel")
 
+#: The gate arguments CAS and PAS take (and pass to :meth:`AdaptiveStrideLogic._init_gate`).
+GATE_ARGUMENTS = (
+    "gate_width",
+    "gate_depth",
+    "gate_channels",
+    "gate_activation",
+    "gate_init",
+    "gate_hidden_kernel_size",
+    "gate_jit_compile",
+    "target_stride",
+    "target_stride_weight",
+)
+
 
 class AdaptiveStrideLogic:
     """Base of CAS and PAS. See :class:`StrideGateLogic` for the gate arguments.

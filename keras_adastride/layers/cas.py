@@ -1,7 +1,7 @@
 """CAS, convolution with adaptive stride: ``activation(conv_S(x)) ⊙ gate(x)``."""
 
 from keras_adastride import _validation as check
-from keras_adastride.layers.adaptive_stride import AdaptiveStrideLogic
+from keras_adastride.layers.adaptive_stride import GATE_ARGUMENTS, AdaptiveStrideLogic
 from keras_adastride.layers.main_conv import (
     CONV2D_ARGUMENTS,
     conv2d_call,
@@ -65,15 +65,7 @@ class CASLogic(AdaptiveStrideLogic):
                 data_format=self.data_format,
             ),
             per_channel_count=filters,
-            gate_width=gate_width,
-            gate_depth=gate_depth,
-            gate_channels=gate_channels,
-            gate_activation=gate_activation,
-            gate_init=gate_init,
-            gate_hidden_kernel_size=gate_hidden_kernel_size,
-            gate_jit_compile=gate_jit_compile,
-            target_stride=target_stride,
-            target_stride_weight=target_stride_weight,
+            **{key: arguments[key] for key in GATE_ARGUMENTS},
         )
 
     def _build_main(self, input_shape):

@@ -1,7 +1,7 @@
 """PAS, pooling with adaptive stride: ``pool_S(x) ⊙ gate(x)``."""
 
 from keras_adastride import _validation as check
-from keras_adastride.layers.adaptive_stride import AdaptiveStrideLogic
+from keras_adastride.layers.adaptive_stride import GATE_ARGUMENTS, AdaptiveStrideLogic
 
 #: pool_mode -> initial map. "avg_max_add" is avg + max; "avg_max_concat" stacks [avg, max] on
 #: channels (twice the input channels).
@@ -37,6 +37,7 @@ class PASLogic(AdaptiveStrideLogic):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        arguments = dict(locals())
         name = type(self).__name__
         self.pool_size = check.positive_pair(name, "pool_size", pool_size)
         self.strides = self.pool_size if strides is None else check.positive_pair(
@@ -70,15 +71,7 @@ class PASLogic(AdaptiveStrideLogic):
                 data_format=self.data_format,
             ),
             per_channel_count=None,
-            gate_width=gate_width,
-            gate_depth=gate_depth,
-            gate_channels=gate_channels,
-            gate_activation=gate_activation,
-            gate_init=gate_init,
-            gate_hidden_kernel_size=gate_hidden_kernel_size,
-            gate_jit_compile=gate_jit_compile,
-            target_stride=target_stride,
-            target_stride_weight=target_stride_weight,
+            **{key: arguments[key] for key in GATE_ARGUMENTS},
         )
 
     def _pools(self):
