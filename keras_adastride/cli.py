@@ -52,6 +52,13 @@ def build_parser():
                         help="Keras fit verbosity: 1 = progress bars, 2 = one line per epoch")
     parser.add_argument("--gate-images", type=int, default=DEFAULTS.gate_images,
                         help="test images shown in gate_maps.png")
+    parser.add_argument("--target-stride", type=float, default=None,
+                        help="gate budget for every CAS / PAS layer: a regulariser pulls each "
+                             "gate towards keeping 1/target_stride^2 of its positions (default: "
+                             "no budget)")
+    parser.add_argument("--target-stride-weight", type=float,
+                        default=DEFAULTS.target_stride_weight,
+                        help="weight of that regulariser in the loss")
     return parser
 
 
@@ -65,7 +72,8 @@ def main(argv=None):
         epochs=args.epochs, seeds=args.seeds, first_seed=args.first_seed,
         batch_size=args.batch_size, train_subset=args.train_subset, val_subset=args.val_subset,
         test_subset=args.test_subset, learning_rate=args.learning_rate, output=args.output,
-        verbose=args.verbose, gate_images=args.gate_images,
+        verbose=args.verbose, gate_images=args.gate_images, target_stride=args.target_stride,
+        target_stride_weight=args.target_stride_weight,
     )
     result = run_comparison(config)
     print()

@@ -24,7 +24,10 @@ class ComparisonConfig:
     """What to compare and how long to train; the defaults are the README's main job.
 
     ``train_subset`` / ``test_subset``: how many training / test images to use (None = all);
-    ``val_subset``: held-out training images scored after each epoch (the learning curves).
+    ``val_subset``: held-out training images scored after each epoch (the learning curves);
+    ``target_stride`` / ``target_stride_weight``: the gate budget given to every CAS / PAS layer
+    (None: no budget, the gates are free), so a CAS gate is pulled towards keeping
+    1/target_stride² of its positions.
     """
 
     model: str = "small_vgg"
@@ -41,6 +44,8 @@ class ComparisonConfig:
     output: str = "adastride_results"
     verbose: int = 1
     gate_images: int = 4
+    target_stride: float = None
+    target_stride_weight: float = 0.1
 
     def __post_init__(self):
         self.variants = tuple(self.variants)
@@ -53,10 +58,23 @@ class ComparisonConfig:
             value = getattr(self, name)
             if value is not None and int(value) < 1:
                 raise ValueError(f"{name} must be >= 1 or None (all), got {value!r}.")
+        if self.target_stride is not None and not self.target_stride >= 1:
+            raise ValueError(f"target_stride must be >= 1 or None, got {self.target_stride!r}.")
+        if not self.target_stride_weight > 0:
+            raise ValueError(
+                f"target_stride_weight must be > 0, got {self.target_stride_weight!r}.")
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}.")
         if self.verbose not in (0, 1, 2):
             raise ValueError(f"verbose must be 0, 1 or 2, got {self.verbose!r}.")
+
+
+    def gate_options(self):
+        """Extra CAS / PAS arguments for the builders (the ``target_stride`` budget, if any)."""
+        if self.target_stride is None:
+            return None
+        return {"target_stride": float(self.target_stride),
+                "target_stride_weight": float(self.target_stride_weight)}
 
 
 def split_for_seed(train, test, seed, train_subset, val_subset, test_subset):
@@ -112,7 +130,7 @@ def run_comparison(config, log=print):
                 f"{len(data['y_train'])} training images, {config.epochs} epochs")
             run = train_run(config.model, variant, seed, data, epochs=config.epochs,
                             batch_size=config.batch_size, learning_rate=config.learning_rate,
-                            verbose=config.verbose)
+                            verbose=config.verbose, gate_options=config.gate_options())
             log(f"    test accuracy {run.test_accuracy:.4f}, {run.seconds_per_epoch:.1f} s/epoch")
             if seed == seeds[0] and run.effective_strides:
                 first_seed_models[variant] = run.model

@@ -81,14 +81,19 @@ def effective_strides(model, images):
             for name, (layer, inputs) in adaptive_layer_inputs(model, images).items()}
 
 
-def build_model(model_name, variant, input_shape, num_classes):
-    """``keras_adastride.models.<model_name>(input_shape, num_classes, downsampling=variant)``."""
+def build_model(model_name, variant, input_shape, num_classes, gate_options=None):
+    """``keras_adastride.models.<model_name>(input_shape, num_classes, downsampling=variant)``.
+
+    ``gate_options`` (extra CAS / PAS arguments) reach the builder only for the variants that
+    have gates ("cas", "pas").
+    """
     from keras_adastride import models
 
     builder = getattr(models, model_name, None)
     if builder is None or not callable(builder):
         raise ValueError(f"model must name a builder in keras_adastride.models, got {model_name!r}.")
-    return builder(input_shape=input_shape, num_classes=num_classes, downsampling=variant)
+    extra = {"gate_options": gate_options} if gate_options and variant in ("cas", "pas") else {}
+    return builder(input_shape=input_shape, num_classes=num_classes, downsampling=variant, **extra)
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -107,19 +112,21 @@ class EpochTimer(keras.callbacks.Callback):
 
 
 def train_run(model_name, variant, seed, data, *, epochs, batch_size, learning_rate=1e-3,
-              verbose=1, jit_compile=None, stride_images=500):
+              verbose=1, jit_compile=None, stride_images=500, gate_options=None):
     """Build, train and evaluate one run.
 
     Args:
         data: dict with float32 image arrays ``x_train, x_val, x_test`` (N, H, W, C) and integer
             label arrays ``y_train, y_val, y_test``; the validation split gives the learning curves.
         stride_images: how many test images the effective strides are measured on.
+        gate_options: extra CAS / PAS arguments (see :func:`build_model`).
     """
     from keras_adastride.flops import count_flops
 
     keras.utils.set_random_seed(seed)
     num_classes = int(max(data["y_train"].max(), data["y_test"].max())) + 1
-    model = build_model(model_name, variant, data["x_train"].shape[1:], num_classes)
+    model = build_model(model_name, variant, data["x_train"].shape[1:], num_classes,
+                        gate_options=gate_options)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss="sparse_categorical_crossentropy",
