@@ -117,6 +117,7 @@ def gate_maps_by_layer(models, images):
 
 def run_comparison(config, log=print):
     """Run ``config`` end to end; returns ``{"rows", "reference", "table", "runs", "paths"}``."""
+    plots.pyplot()  # a missing matplotlib fails here, not after the training
     os.makedirs(config.output, exist_ok=True)
     train, test = load_dataset(config.dataset)
     seeds = [config.first_seed + i for i in range(config.seeds)]

@@ -3,7 +3,8 @@
 import numpy as np
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend, or an ImportError saying which extra installs it."""
     try:
         import matplotlib
     except ImportError as error:
@@ -18,7 +19,7 @@ def _pyplot():
 
 def plot_learning_curves(runs, path, title=None):
     """Training loss and validation accuracy per epoch, mean over seeds with a ±1 std band."""
-    plt = _pyplot()
+    plt = pyplot()
     panels = (("loss", "training loss"), ("val_accuracy", "validation accuracy"))
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     variants = list(dict.fromkeys(run.variant for run in runs))
@@ -49,7 +50,7 @@ def plot_gate_maps(images, gate_maps, path, title=None):
             Each map is drawn on its own colour scale, from its minimum (black) to its maximum;
             the label under it gives that range and the share of kept (non-zero) positions.
     """
-    plt = _pyplot()
+    plt = pyplot()
     rows, columns = len(images), 1 + len(gate_maps)
     fig, axes = plt.subplots(rows, columns, figsize=(2.1 * columns + 0.6, 2.1 * rows),
                              squeeze=False)

@@ -77,3 +77,15 @@ def test_bad_flags_are_rejected(tmp_path):
         main(["--epochs", "0", "--output", str(tmp_path)])
     with pytest.raises(ValueError, match="variants"):
         main(["--variants", "cas,cas", "--output", str(tmp_path)])
+
+
+def test_missing_matplotlib_fails_before_training(tmp_path, monkeypatch):
+    from keras_adastride.experiments import compare
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained although the plots cannot be written")
+
+    monkeypatch.setattr(compare, "load_dataset", no_training)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    with pytest.raises(ImportError, match=r"keras_adastride\[plots\]"):
+        main(["--output", str(tmp_path / "out"), "--verbose", "0"])
