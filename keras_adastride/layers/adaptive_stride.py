@@ -117,11 +117,13 @@ class AdaptiveStrideLogic:
 
     def gate_map(self, inputs):
         """The gate map the layer multiplies its initial map by (the paper's mask feature map)."""
+        if not self.built:  # build the whole layer, not the gate alone
+            self.build(tuple(inputs.shape))
         return self.gate(inputs)
 
     def effective_stride(self, inputs):
         """Effective stride on a batch: ``S * sqrt(positions / kept positions)``."""
-        return self.gate.effective_stride(self.gate(inputs))
+        return self.gate.effective_stride(self.gate_map(inputs))
 
     def compute_output_shape(self, input_shape):
         return self._main_output_shape(input_shape)

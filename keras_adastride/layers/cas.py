@@ -108,9 +108,11 @@ class CASLogic(AdaptiveStrideLogic):
         if not conv.use_bias:
             first_gate_conv = first_gate_conv + ops.reshape(gate_bias, bias_shape)
         initial = conv.activation(initial)
-        gate = self.gate.run_stack(first_gate_conv, training=training, after_first_conv=True)
+        pre_activation, gate = self.gate.run_stack(
+            first_gate_conv, training=training, after_first_conv=True
+        )
         if self.gate.target_stride is not None:
-            self.add_loss(self.gate.target_stride_loss(gate))
+            self.add_loss(self.gate.target_stride_loss(pre_activation))
         return ops.multiply(initial, gate)
 
     def initial_map(self, inputs):

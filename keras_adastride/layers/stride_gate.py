@@ -36,6 +36,8 @@ def gate_stack(
 ):
     """The gate's arithmetic, a pure function of its tensors (what XLA compiles).
 
+    Returns ``(pre_activation, gate_map)``: the last conv's output ``z`` and ``act(z)``.
+
     ``x`` is the gate input when ``first_kernel`` is given, else the first conv's output, bias
     included (a CAS that fused that conv into its main conv). ``kernels``, ``biases``: the
     stride-1 convs after the first; ``first_conv``: the first conv's strides, padding, dilation.
@@ -56,7 +58,7 @@ def gate_stack(
         )
         hidden = hidden + ops.reshape(bias, bias_shape)
     hidden = observe(len(kernels), hidden)
-    return observe(len(kernels) + 1, GATE_ACTIVATIONS[activation][0](ops, hidden))
+    return hidden, observe(len(kernels) + 1, GATE_ACTIVATIONS[activation][0](ops, hidden))
 
 
 class _CompiledGate:
@@ -103,8 +105,9 @@ class StrideGateLogic:
             eager calls and ``training=True`` calls are compiled, never a trace made while saving:
             exported graphs (``model.export``, ``tf.saved_model.save``) carry no XLA attribute.
             Ignored by the JAX backend (which compiles everything) and by PyTorch.
-        target_stride: if set, adds ``target_stride_weight * (kept - 1/target_stride**2)**2`` to
-            the model losses, where ``kept`` is a soft fraction of non-zero gate entries.
+        target_stride: if set, a budget: the gate is pulled to keep at most 1/target_stride² of
+            its positions (effective stride → strides · target_stride) by a loss added to the
+            model losses (:meth:`target_stride_loss`); which positions it keeps, it learns.
         kernel_initializer: initializer of the randomly initialised kernels.
     """
 
@@ -222,13 +225,15 @@ class StrideGateLogic:
         check.same_channels(
             type(self).__name__, self._input_channels, inputs.shape, self.data_format
         )
-        gate = self.run_stack(inputs, training=training)
+        pre_activation, gate = self.run_stack(inputs, training=training)
         if self.target_stride is not None:
-            self.add_loss(self.target_stride_loss(gate))
+            self.add_loss(self.target_stride_loss(pre_activation))
         return gate
 
     def run_stack(self, x, training=None, after_first_conv=False):
         """:func:`gate_stack` on this gate's weights, XLA-compiled when :meth:`compiles` says so.
+
+        Returns ``(pre_activation, gate_map)``.
 
         ``after_first_conv=True``: ``x`` is already the first conv's output, bias included.
         """
@@ -258,12 +263,30 @@ class StrideGateLogic:
             return False
         return training is True or not tf.inside_function()
 
-    def target_stride_loss(self, gate):
-        """``weight * (soft_kept - 1/target_stride**2)**2``; soft_kept = mean(g / (g + 0.01))."""
+    def target_stride_loss(self, pre_activation):
+        """Hinge loss pulling each image's kept share of positions to 1/target_stride².
+
+        A position is kept where the gate's pre-activation ``z`` is > 0 (exactly so for relu and
+        relu6). Per image, the ``n`` entries of ``z`` are sorted; the lowest
+        ``m = ⌊n·(1 - 1/target_stride²)⌋`` should be ≤ 0 (dropped), the others > 0 (kept)::
+
+            loss = weight · mean over images of
+                   (Σ_lowest relu(z) + Σ_others relu(-z)) / (n · mean|z|)
+
+        with ``mean|z|`` held constant (the loss does not depend on the gate's scale). It is 0
+        exactly when the budget is met; it pushes at full strength from the identity start
+        (z = 1 everywhere), and it reaches dropped positions too (z < 0 still has a gradient), so
+        a gate that dropped too much is pulled back. The gate chooses *which* positions to keep.
+        """
         ops = self._gen.ops
-        gate = ops.cast(gate, "float32")
-        soft_kept = ops.mean(gate / (gate + 0.01))
-        return self.target_stride_weight * ops.square(soft_kept - 1.0 / self.target_stride**2)
+        z = ops.cast(pre_activation, "float32")
+        ranked = ops.sort(ops.reshape(z, (ops.shape(z)[0], -1)), axis=-1)
+        positions = ops.shape(ranked)[1]
+        rank_share = ops.cast(ops.arange(positions) + 1, "float32") / ops.cast(positions, "float32")
+        dropped = ops.cast(rank_share <= 1.0 - 1.0 / self.target_stride**2, "float32")
+        violation = dropped * ops.relu(ranked) + (1.0 - dropped) * ops.relu(-ranked)
+        scale = ops.stop_gradient(ops.mean(ops.abs(ranked), axis=-1)) + 1e-6
+        return self.target_stride_weight * ops.mean(ops.mean(violation, axis=-1) / scale)
 
     def kept_fraction(self, gate):
         """Fraction of gate-map entries that are non-zero (kept positions)."""

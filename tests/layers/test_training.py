@@ -90,9 +90,20 @@ def test_fit_lowers_the_loss_on_a_learnable_task():
     assert accuracy > 0.9
 
 
-def _numpy_target_loss(gate, target, weight):
-    soft_kept = np.mean(gate / (gate + 0.01))
-    return weight * (soft_kept - 1 / target**2) ** 2
+def _numpy_target_loss(pre_activation, target, weight):
+    """Per image: lowest n·(1 - 1/target²) pre-activations should be <= 0, the others > 0."""
+    per_image = []
+    for z in pre_activation.reshape(len(pre_activation), -1):
+        ranked = np.sort(z)
+        drop = int(np.floor(ranked.size * (1 - 1 / target**2) + 1e-9))
+        violation = np.maximum(ranked[:drop], 0).sum() + np.maximum(-ranked[drop:], 0).sum()
+        per_image.append(violation / ranked.size / (np.abs(ranked).mean() + 1e-6))
+    return weight * np.mean(per_image)
+
+
+def _pre_activation(layer, x):
+    """The gate's last conv output z (gate = act(z)), computed with NumPy-visible weights."""
+    return np.asarray(layer.gate.run_stack(x)[0])
 
 
 @pytest.mark.parametrize("layer_class,kwargs", [
@@ -102,12 +113,12 @@ def _numpy_target_loss(gate, target, weight):
 ])
 def test_target_stride_adds_its_loss(layer_class, kwargs):
     x = random_images((2, 9, 9, 4))
-    layer = layer_class(**kwargs, gate_init="random", target_stride=2, target_stride_weight=0.3)
+    layer = layer_class(**kwargs, gate_init="random", target_stride=1.2, target_stride_weight=0.3)
     plain = layer_class(**kwargs, gate_init="random")
     layer(x)
     assert len(layer.losses) == 1 and plain(x) is not None and plain.losses == []
-    gate = np.asarray(layer.gate_map(x))
-    expected = _numpy_target_loss(gate, 2.0, 0.3)
+    expected = _numpy_target_loss(_pre_activation(layer, x), 1.2, 0.3)
+    assert expected > 0
     layer(x)  # losses are reset per call: still one entry
     assert len(layer.losses) == 1
     np.testing.assert_allclose(float(layer.losses[0]), expected, rtol=1e-5)
@@ -119,21 +130,44 @@ def test_target_stride_adds_its_loss(layer_class, kwargs):
     np.testing.assert_allclose(float(model.losses[0]), expected, rtol=1e-5)
 
 
-def test_target_stride_pulls_the_kept_fraction_towards_its_budget():
-    x = random_images((8, 8, 8, 2))
-    layer = CAS(2, 3, padding="same", gate_init="identity", target_stride=2,
-                target_stride_weight=1.0)
-    layer(x)
-    optimizer = keras.optimizers.Adam(5e-2)
+def _train_on_budget_loss(layer, x, steps):
+    optimizer = keras.optimizers.Adam(1e-2)
     losses = []
-    for _ in range(15):
+    for _ in range(steps):
         with tf.GradientTape() as tape:
             layer(x, training=True)
             loss = layer.losses[0]
         losses.append(float(loss))
         optimizer.apply(tape.gradient(loss, layer.trainable_weights), layer.trainable_weights)
-    assert losses[-1] < 0.5 * losses[0]
-    assert layer.effective_stride(x) > 1.05  # positions dropped: beyond the fixed stride 1
+    return losses
+
+
+@pytest.mark.parametrize("target_stride", [1.5, 2.0, 3.0])
+def test_target_stride_budget_is_met_from_the_identity_start(target_stride):
+    """Trained on its loss alone, the gate keeps exactly 1/target_stride² of each image."""
+    x = random_images((8, 12, 12, 3))
+    layer = CAS(4, 3, strides=2, padding="same", target_stride=target_stride,
+                target_stride_weight=1.0)
+    layer(x)
+    assert layer.effective_stride(x) == pytest.approx(2.0)  # identity start: all kept
+    losses = _train_on_budget_loss(layer, x, steps=200)
+    assert losses[0] > 0.1 and losses[-1] < 0.01 * losses[0]
+    gate = np.asarray(layer.gate_map(x)).reshape(len(x), -1)
+    kept = (gate > 0).mean(axis=1)
+    np.testing.assert_allclose(kept, 1 / target_stride**2, atol=0.03)  # 36 positions per image
+    assert layer.effective_stride(x) == pytest.approx(2.0 * target_stride, rel=0.08)
+
+
+def test_target_stride_revives_a_gate_that_dropped_everything():
+    x = random_images((8, 12, 12, 3))
+    layer = PAS(2, target_stride=2, target_stride_weight=1.0)
+    layer(x)
+    bias = layer.gate.biases[-1]
+    bias.assign(bias - 3.0)  # pre-activation 1 - 3 < 0 everywhere: every position dropped
+    assert layer.effective_stride(x) == math.inf
+    _train_on_budget_loss(layer, x, steps=200)
+    kept = (np.asarray(layer.gate_map(x)) > 0).mean()
+    assert kept == pytest.approx(0.25, abs=0.03)
 
 
 @pytest.mark.parametrize("strides", [1, 2, (2, 3)])
@@ -164,3 +198,11 @@ def test_regularizers_add_their_losses(layer_class):
     kernel = np.asarray(layer.conv.kernel)
     expected = sorted([0.5 * np.sum(kernel**2), 0.25 * np.sum(np.abs(out)) / out.shape[0]])
     np.testing.assert_allclose(sorted(float(v) for v in layer.losses), expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("layer", [lambda: CAS(4, 3, strides=2), lambda: PAS(2)])
+def test_gate_queries_before_the_first_call_build_the_whole_layer(layer):
+    layer = layer()
+    x = random_images((2, 12, 12, 3))
+    assert layer.effective_stride(x) == pytest.approx(2.0)
+    assert layer(x).shape[1:3] == (6, 6)  # the layer still builds its main op afterwards
