@@ -200,7 +200,7 @@ def test_regularizers_add_their_losses(layer_class):
     np.testing.assert_allclose(sorted(float(v) for v in layer.losses), expected, rtol=1e-5)
 
 
-@pytest.mark.parametrize("layer", [lambda: CAS(4, 3, strides=2), lambda: PAS(2)])
+@pytest.mark.parametrize("layer", [lambda: CAS(4, 3, strides=2, padding="same"), lambda: PAS(2)])
 def test_gate_queries_before_the_first_call_build_the_whole_layer(layer):
     layer = layer()
     x = random_images((2, 12, 12, 3))
