@@ -68,7 +68,6 @@ class ComparisonConfig:
         if self.verbose not in (0, 1, 2):
             raise ValueError(f"verbose must be 0, 1 or 2, got {self.verbose!r}.")
 
-
     def gate_options(self):
         """Extra CAS / PAS arguments for the builders (the ``target_stride`` budget, if any)."""
         if self.target_stride is None:
@@ -122,6 +121,7 @@ def run_comparison(config, log=print):
     train, test = load_dataset(config.dataset)
     seeds = [config.first_seed + i for i in range(config.seeds)]
     runs, first_seed_models, data = [], {}, None
+    gate_options = config.gate_options()
     total = len(seeds) * len(config.variants)
     for seed in seeds:
         data = split_for_seed(train, test, seed, config.train_subset, config.val_subset,
@@ -131,7 +131,7 @@ def run_comparison(config, log=print):
                 f"{len(data['y_train'])} training images, {config.epochs} epochs")
             run = train_run(config.model, variant, seed, data, epochs=config.epochs,
                             batch_size=config.batch_size, learning_rate=config.learning_rate,
-                            verbose=config.verbose, gate_options=config.gate_options())
+                            verbose=config.verbose, gate_options=gate_options)
             log(f"    test accuracy {run.test_accuracy:.4f}, {run.seconds_per_epoch:.1f} s/epoch")
             if seed == seeds[0] and run.effective_strides:
                 first_seed_models[variant] = run.model

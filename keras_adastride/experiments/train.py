@@ -82,18 +82,16 @@ def effective_strides(model, images):
 
 
 def build_model(model_name, variant, input_shape, num_classes, gate_options=None):
-    """``keras_adastride.models.<model_name>(input_shape, num_classes, downsampling=variant)``.
-
-    ``gate_options`` (extra CAS / PAS arguments) reach the builder only for the variants that
-    have gates ("cas", "pas").
-    """
+    """``keras_adastride.models.<model_name>(input_shape, num_classes, downsampling=variant,
+    gate_options=gate_options)``; the builders give ``gate_options`` to their CAS / PAS layers
+    only, so variants without gates ignore them."""
     from keras_adastride import models
 
     builder = getattr(models, model_name, None)
     if builder is None or not callable(builder):
         raise ValueError(f"model must name a builder in keras_adastride.models, got {model_name!r}.")
-    extra = {"gate_options": gate_options} if gate_options and variant in ("cas", "pas") else {}
-    return builder(input_shape=input_shape, num_classes=num_classes, downsampling=variant, **extra)
+    return builder(input_shape=input_shape, num_classes=num_classes, downsampling=variant,
+                   gate_options=gate_options)
 
 
 class EpochTimer(keras.callbacks.Callback):

@@ -102,7 +102,7 @@ def _numpy_target_loss(pre_activation, target, weight):
 
 
 def _pre_activation(layer, x):
-    """The gate's last conv output z (gate = act(z)), computed with NumPy-visible weights."""
+    """The gate's last conv output z (gate = act(z)), from the gate's own (unfused) stack."""
     return np.asarray(layer.gate.run_stack(x)[0])
 
 
