@@ -3,10 +3,44 @@
 Layers: :class:`CAS` (conv with adaptive stride), :class:`PAS` (pooling with adaptive stride),
 :class:`StrideGate` (their shared gate branch), :class:`SpaceToDepth` and
 :class:`SpaceToDepthConv` (SPD-Conv).
+
+``import keras_adastride`` imports the layers and registers them (and ``AveragingKernel``) with
+Keras, so that ``keras.models.load_model`` finds them. One exception: while Python locates a
+``python -m keras_adastride...`` module or the ``keras-adastride`` script starts, nothing is
+imported yet (the command answers ``--help`` and argument errors without loading TensorFlow); the
+names are then imported on first use, and the command's models import the layers themselves.
 """
 
-from keras_adastride.initializers import AveragingKernel
-from keras_adastride.layers import CAS, PAS, SpaceToDepth, SpaceToDepthConv, StrideGate
+import importlib
+import os
+import sys
 
 __version__ = "0.1.0"
-__all__ = ["AveragingKernel", "CAS", "PAS", "SpaceToDepth", "SpaceToDepthConv", "StrideGate", "__version__"]
+
+#: public name -> the module that defines it.
+_PUBLIC = {
+    "AveragingKernel": "keras_adastride.initializers",
+    "CAS": "keras_adastride.layers",
+    "PAS": "keras_adastride.layers",
+    "SpaceToDepth": "keras_adastride.layers",
+    "SpaceToDepthConv": "keras_adastride.layers",
+    "StrideGate": "keras_adastride.layers",
+}
+__all__ = sorted(_PUBLIC) + ["__version__"]
+
+
+def __getattr__(name):
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'keras_adastride' has no attribute {name!r}")
+
+
+def _command_line_is_starting():
+    """``sys.argv[0]`` is "-m" while ``python -m`` locates its module (documented in Python's
+    command-line reference); the console script is named ``keras-adastride``."""
+    return sys.argv[:1] == ["-m"] or os.path.basename(sys.argv[0] if sys.argv else "") == (
+        "keras-adastride")
+
+
+if not _command_line_is_starting():
+    globals().update({name: __getattr__(name) for name in _PUBLIC})

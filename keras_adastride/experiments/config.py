@@ -1,0 +1,83 @@
+"""The main job's configuration, checked as it is made (no TensorFlow import: the command line
+builds it before anything heavy is loaded)."""
+
+import dataclasses
+import math
+import numbers
+import sys
+
+from keras_adastride.experiments.tasks import get_task
+
+
+@dataclasses.dataclass
+class ComparisonConfig:
+    """What to compare and how long to train; the defaults are the README's main job.
+
+    ``task``: a name in :data:`keras_adastride.experiments.tasks.TASKS`; ``model`` /
+    ``dataset`` / ``variants`` None: that task's defaults. ``train_subset`` / ``test_subset``:
+    how many training / test images to use (None = all); ``val_subset``: held-out training
+    images scored after each epoch (the learning curves); ``target_stride`` /
+    ``target_stride_weight``: the gate budget given to every CAS / PAS layer (None: no budget,
+    the gates are free), so a CAS gate is pulled towards keeping 1/target_stride² of its
+    positions; ``verbose`` None: 1 (progress bars) when stdout is a terminal, else 2 (one line
+    per epoch).
+    """
+
+    task: str = "classification"
+    model: str = None
+    dataset: str = None
+    variants: tuple = None
+    epochs: int = 3
+    seeds: int = 3
+    first_seed: int = 0
+    batch_size: int = 128
+    train_subset: int = 5000
+    val_subset: int = 1000
+    test_subset: int = None
+    learning_rate: float = 1e-3
+    output: str = "adastride_results"
+    verbose: int = None
+    gate_images: int = 4
+    target_stride: float = None
+    target_stride_weight: float = 0.1
+
+    def __post_init__(self):
+        task = get_task(self.task)
+        self.model = task.default_model if self.model is None else self.model
+        self.dataset = task.default_dataset if self.dataset is None else self.dataset
+        self.variants = tuple(task.default_variants if self.variants is None else self.variants)
+        if self.verbose is None:
+            self.verbose = 1 if sys.stdout.isatty() else 2
+        if self.dataset not in task.datasets:
+            raise ValueError(f"dataset must be one of {list(task.datasets)} for the {task.name} "
+                             f"task, got {self.dataset!r}.")
+        if not self.variants or len(set(self.variants)) != len(self.variants):
+            raise ValueError(f"variants must be distinct and non-empty, got {self.variants!r}.")
+        for name in ("epochs", "seeds", "batch_size", "val_subset", "gate_images"):
+            _check_int(name, getattr(self, name), low=1)
+        _check_int("first_seed", self.first_seed, low=0)
+        for name in ("train_subset", "test_subset"):
+            if getattr(self, name) is not None:
+                _check_int(name, getattr(self, name), low=1, none="or None (all)")
+        if self.target_stride is not None and not (math.isfinite(self.target_stride)
+                                                   and self.target_stride >= 1):
+            raise ValueError(f"target_stride must be >= 1 or None, got {self.target_stride!r}.")
+        for name in ("target_stride_weight", "learning_rate"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be > 0, got {value!r}.")
+        if self.verbose not in (0, 1, 2):
+            raise ValueError(f"verbose must be 0, 1 or 2, got {self.verbose!r}.")
+
+    def gate_options(self):
+        """Extra CAS / PAS arguments for the builders (the ``target_stride`` budget, if any)."""
+        if self.target_stride is None:
+            return None
+        return {"target_stride": float(self.target_stride),
+                "target_stride_weight": float(self.target_stride_weight)}
+
+
+def _check_int(name, value, low, none=""):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}{' ' + none if none else ''}, "
+                         f"got {value!r}.")

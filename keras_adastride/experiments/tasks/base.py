@@ -1,0 +1,29 @@
+"""The interface every task of the main job implements (the contract: the package docstring)."""
+
+
+class Task:
+    """One kind of problem the main job compares downsampling variants on (see the module doc)."""
+
+    name = None
+    metrics = ()
+    curves = ()
+    datasets = ()
+    default_dataset = None
+    default_model = None
+    default_variants = ()
+    example_figure = None
+
+    def validate(self, config):
+        raise NotImplementedError
+
+    def load(self, config):
+        raise NotImplementedError
+
+    def split(self, loaded, seed, config):
+        raise NotImplementedError
+
+    def train_run(self, model_name, variant, seed, data, config, gate_options):
+        raise NotImplementedError
+
+    def draw_examples(self, models, data, config, path):
+        raise NotImplementedError

