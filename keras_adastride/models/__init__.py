@@ -6,6 +6,7 @@ input is named "images"; see each builder for its output names.
 """
 
 from keras_adastride.models.alexnet import alexnet
+from keras_adastride.models.dilated_segnet import dilated_segnet
 from keras_adastride.models.dilated_vgg import dilated_vgg
 from keras_adastride.models.mobilenet import mobilenet
 from keras_adastride.models.resnet import resnet18, resnet50
@@ -13,5 +14,5 @@ from keras_adastride.models.unet import unet
 from keras_adastride.models.vgg import small_vgg, vgg11, vgg16
 from keras_adastride.models.yolox import yolox, yolox_s
 
-__all__ = ["alexnet", "dilated_vgg", "mobilenet", "resnet18", "resnet50", "small_vgg", "unet",
-           "vgg11", "vgg16", "yolox", "yolox_s"]
+__all__ = ["alexnet", "dilated_segnet", "dilated_vgg", "mobilenet", "resnet18", "resnet50",
+           "small_vgg", "unet", "vgg11", "vgg16", "yolox", "yolox_s"]

@@ -24,6 +24,9 @@ TABLE = (
     ("resnet50", dict(input_shape=(224, 224, 3), num_classes=1000),
      ("original", "cas", "pas", "spd")),
     ("unet", dict(input_shape=(256, 256, 1), num_classes=2), ("original", "cas", "pas", "spd")),
+    ("unet", dict(input_shape=(64, 64, 1), num_classes=21, base_filters=8),
+     ("original", "cas", "pas", "spd")),
+    ("dilated_segnet", dict(input_shape=(64, 64, 1), num_classes=21), ("original", "cas")),
     ("yolox_s", dict(input_shape=(640, 640, 3), num_classes=80), ("original", "cas", "spd")),
 )
 
@@ -38,7 +41,10 @@ element), pooling windows, elementwise adds / products count 1 each; activations
 movement 0. "params" includes BatchNormalization's moving statistics (Keras' count);
 "trainable" is what PyTorch reports. "x FLOPs" is relative to the same model's original variant.
 AlexNet at 32x32 uses its small-image preset; the dilated VGG's "original" is the dilated
-(no-downsampling) net and "strided" its stride-2 baseline.
+(no-downsampling) net and "strided" its stride-2 baseline. U-Net base 8 at 64x64 with 21
+classes and the no-downsampling `dilated_segnet` are the segmentation task's models
+(`python -m keras_adastride --task segmentation`); "x FLOPs" of a model is relative to its own
+original, so compare the two segmentation models by their GFLOPs.
 """
 
 
@@ -51,7 +57,8 @@ def rows(table=TABLE, progress=None):
                 progress(f"{builder} {variant}")
             model = getattr(models, builder)(downsampling=variant, **kwargs)
             row = dict(
-                model=builder,
+                model=" ".join([builder, *(f"{k}={v}" for k, v in kwargs.items()
+                                           if k not in ("input_shape", "num_classes"))]),
                 input="x".join(str(s) for s in kwargs["input_shape"]),
                 downsampling=variant,
                 params=model.count_params(),

@@ -15,6 +15,7 @@ from keras_adastride.models._downsampling import AveragingKernel, Downsampling
     (models.mobilenet, "pas", "['original', 'cas', 'spd']"),
     (models.yolox_s, "pas", "['original', 'cas', 'spd']"),
     (models.dilated_vgg, "pas", "['original', 'strided', 'spd', 'cas']"),
+    (models.dilated_segnet, "spd", "['original', 'cas']"),
     (models.small_vgg, "none", "['original', 'cas', 'pas', 'spd']"),
 ])
 def test_unsupported_variant_names_what_is_supported(builder, variant, supported):

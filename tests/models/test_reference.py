@@ -123,3 +123,19 @@ def test_dilated_vgg_size():
     assert trainable(strided) == 25_474
     assert strided.get_layer("conv4").output.shape[1:3] == (4, 4)
     assert model.get_layer("conv4").output.shape[1:3] == (32, 32)
+
+
+def test_dilated_segnet_size_and_resolution():
+    """Seed 002's segmentation net: the dilated VGG's convs, a 1x1 conv head instead of global
+    pooling + dense, every map at the input resolution."""
+    model = models.dilated_segnet((64, 84, 1), 11)
+    convs = [(1, 16), (16, 24), (24, 32), (32, 48)]
+    expected = sum(9 * cin * cout + cout + 2 * cout for cin, cout in convs) + 48 * 11 + 11
+    assert trainable(model) == expected == 25_235
+    assert model.count_params() - trainable(model) == bn_statistics(model) == 240
+    assert model.output_shape == (None, 64, 84, 11)
+    assert [model.get_layer(f"conv{i}").dilation_rate for i in range(1, 5)] == [
+        (1, 1), (2, 2), (4, 4), (8, 8)]
+    assert all(layer.output.shape[1:3] == (64, 84) for layer in model.layers[1:])
+    assert models.dilated_segnet((None, None, 1), 3).output_shape == (None, None, None, 3)
+

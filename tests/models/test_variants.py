@@ -34,6 +34,7 @@ CASES = {
              ("original", "cas", "pas", "spd")),
     "dilated_vgg": (dict(input_shape=(16, 16, 3), num_classes=4),
                     ("original", "strided", "cas", "spd")),
+    "dilated_segnet": (dict(input_shape=(16, 16, 1), num_classes=3), ("original", "cas")),
     "yolox_s": (dict(input_shape=(64, 64, 3), num_classes=3, width=0.125),
                 ("original", "cas", "spd")),
 }
@@ -119,6 +120,7 @@ def test_outputs_are_float32_under_mixed_precision(name):
 
 def test_output_names():
     for name, output in [("small_vgg", "predictions"), ("unet", "segmentation"),
+                         ("dilated_segnet", "segmentation"),
                          ("mobilenet", "predictions"), ("dilated_vgg", "predictions")]:
         model = build(name, "original")
         assert model.get_layer(output).output is model.output
