@@ -19,6 +19,9 @@ UNET_VARIANTS = ("original", "cas", "pas", "spd")
 VARIANTS = (*UNET_VARIANTS, NODOWN)
 #: U-Net's width at level 1: 8 gives a 0.49 M-parameter U-Net that trains on 2 CPU cores
 BASE_FILTERS = 8
+#: the main job's defaults (``--task segmentation``), also the serving fixture's recipe
+CANVAS_SIZE, TRAIN_CANVASES, VAL_CANVASES, TEST_CANVASES = 64, 3000, 500, 1000
+EPOCHS, BATCH_SIZE = 8, 32
 
 
 def build_segmenter(variant, input_shape, num_classes=NUM_CLASSES, base_filters=BASE_FILTERS,
