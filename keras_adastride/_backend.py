@@ -42,6 +42,14 @@ def _make_tf_ops():
             outputs = tf.transpose(outputs, (0, 3, 1, 2))
         return outputs
 
+    def shape(x):
+        # As keras.ops.shape: Python ints where the size is static, scalar tensors where not.
+        # (All-dynamic sizes would make a pad's widths run-time values: the TFLite converter
+        # then loses every dimension of the padded tensor, and a quantized conv after it
+        # stays a TF op.)
+        dynamic = tf.shape(x)
+        return tuple(dynamic[i] if size is None else size for i, size in enumerate(x.shape))
+
     def split(x, indices, axis):
         # keras.ops.split with a list: cut before each index (numpy semantics).
         bounds = [0, *indices, x.shape[axis]]
@@ -64,7 +72,7 @@ def _make_tf_ops():
         arange=tf.range,
         stop_gradient=tf.stop_gradient,
         cast=tf.cast,
-        shape=lambda x: tuple(tf.unstack(tf.shape(x))),
+        shape=shape,
         convert_to_numpy=lambda x: x.numpy(),
     )
 

@@ -95,6 +95,32 @@ class SpaceToDepthLogic:
         with tf.control_dependencies(asserts):
             return tf.identity(inputs)
 
+    def _pad_to_multiple(self, inputs):
+        """Zero-pad bottom and right up to the next multiple of b, with constant pad widths.
+
+        A known size gets exactly ``(-size) % b`` rows (none: no pad op). An unknown one gets
+        ``b - 1`` rows, then is cropped to ``b·ceil(size/b)``: pad widths computed at run time
+        would make the TFLite converter lose every dimension of the padded tensor (channels
+        included), and a quantized conv after it then stays a TensorFlow op
+        (``ERROR_NEEDS_FLEX_OPS``).
+        """
+        ops = self._gen.ops
+        b = self.block_size
+        shape = ops.shape(inputs)
+        pad_width = [[0, 0] for _ in range(4)]
+        crop = [slice(None)] * 4
+        for axis in self._spatial_axes:
+            if isinstance(shape[axis], int):
+                pad_width[axis] = [0, (-shape[axis]) % b]
+            else:
+                pad_width[axis] = [0, b - 1]
+                crop[axis] = slice(0, (shape[axis] + b - 1) // b * b)
+        if any(width for _, width in pad_width):
+            inputs = ops.pad(inputs, pad_width)
+        if any(index != slice(None) for index in crop):
+            inputs = inputs[tuple(crop)]
+        return inputs
+
     def call(self, inputs):
         check.same_channels(
             type(self).__name__, self._input_channels, inputs.shape, self.data_format
@@ -104,11 +130,7 @@ class SpaceToDepthLogic:
         ops = self._gen.ops
         b = self.block_size
         if self.pad_to_multiple:
-            shape = ops.shape(inputs)
-            pad_width = [[0, 0] for _ in range(4)]
-            for axis in self._spatial_axes:
-                pad_width[axis] = [0, (-shape[axis]) % b]
-            inputs = ops.pad(inputs, pad_width)
+            inputs = self._pad_to_multiple(inputs)
         row_axis, col_axis = self._spatial_axes
         channel_axis = 1 if self.data_format == "channels_first" else 3
 

@@ -111,3 +111,34 @@ def test_other_gate_activations_and_pool_modes_convert(pool_mode, float_ops, rng
     ops = tflite_op_types(to_tflite(model, quantize=True))
     assert {op for op in ops if op[1] != "int8"} == {("QUANTIZE", "float32")} | float_ops
     assert ("LOGISTIC", "int8") in ops
+
+
+@pytest.mark.parametrize("input_shape", [(15, 15, 3), (16, 16, 3), (None, None, 3)])
+def test_padded_space_to_depth_conv_converts_to_int8(input_shape, rng):
+    # What every downsampling="spd" builder site uses. Pad widths computed at run time used to
+    # leave the quantized conv after the pad as a TF op (ERROR_NEEDS_FLEX_OPS), even at 16x16.
+    inputs = tf_keras.Input(input_shape)
+    x = kat.SpaceToDepthConv(8, 3, padding="same", pad_to_multiple=True, activation="relu")(inputs)
+    outputs = tf_keras.layers.Dense(3)(tf_keras.layers.GlobalAveragePooling2D()(x))
+    with kat.quantize_scope():
+        model = quantize_api.quantize_apply(
+            kat.quantize_annotate_model(tf_keras.Model(inputs, outputs))
+        )
+    model.compile("adam", "mse")
+    size = input_shape[0] or 15
+    data = rng.uniform(size=(64, size, size, 3)).astype("float32")
+    data *= rng.uniform(0, 4, size=(64, 1, 1, 1)).astype("float32")  # images of varied contrast
+    targets = data.mean(axis=(1, 2)) @ rng.normal(size=(3, 3))  # outputs that vary per image
+    model.fit(data, targets, epochs=4, verbose=0)
+    tflite_model = to_tflite(model, quantize=True)
+    ops = tflite_op_types(tflite_model)
+    assert ("CONV_2D", "int8") in ops
+    # Float only at the input; an unknown size adds int32 shape arithmetic for the crop.
+    assert {op for op in ops if op[1] not in ("int8", "int32")} == {("QUANTIZE", "float32")}
+    if input_shape[0] is not None:
+        assert {dtype for _, dtype in ops} == {"int8", "float32"}
+    expected = model.predict(data, verbose=0)  # fake-quantized: on the output's int8 grid
+    assert len(np.unique(expected)) > 5  # trained ranges: a real comparison, not of zeros
+    step = np.diff(np.unique(expected)).min()
+    # int8 kernels round differently from fake quantization: at most one step apart.
+    np.testing.assert_allclose(tflite_predict(tflite_model, data), expected, atol=1.01 * step)
