@@ -1,6 +1,6 @@
 """Train the small models of saved_models/ briefly, export them for TF Serving, record samples.
 
-    python saved_models/make_saved_models.py [--out DIR]
+    python saved_models/make_saved_models.py [--out DIR] [--models NAME ...] [--trained NAME=PATH]
 
 For each model NAME this writes, at the next free VERSION (earlier versions are never touched):
     DIR/NAME/VERSION/                  the TF Serving SavedModel (uint8 images in, probabilities
@@ -15,8 +15,9 @@ and DIR/models.config listing every model for ``--model_config_file``. Models:
     fashion_mnist_cas: small_vgg's conv blocks (CAS at the paper's places) + global average
         pooling + a 10-way softmax, trained on 12,000 Fashion-MNIST images (~1.2 MB of weights;
         small_vgg's 256-unit dense top would make the files 2.4 MB);
-    unet_cas: U-Net, base_filters=8, CAS at the second downsampling, trained on 2,000 64x64
-        composite canvases of Fashion-MNIST items (11 classes: background + 10).
+    unet_cas: U-Net, base_filters=8, CAS at the second downsampling, trained by the
+        segmentation task's recipe (keras_adastride.segmentation.training, seed 0) on 3,000
+        64x64 canvases of Fashion-MNIST items and MNIST digits (21 classes: background + 20).
 """
 
 import argparse
@@ -30,8 +31,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_adastride.data import load_fashion_mnist, make_composite
-from keras_adastride.models import small_vgg, unet
+from keras_adastride.data import load_fashion_mnist
+from keras_adastride.models import small_vgg
 from keras_adastride.serving import export_model, next_version, rest_body, write_models_config
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -56,19 +57,31 @@ def fashion_mnist_classifier():
     return model, x_test[picks, ..., None]
 
 
+def unet_samples():
+    """Two of the segmentation task's test canvases, as uint8 (the same for every seed)."""
+    from keras_adastride.segmentation import training
+
+    data = training.split_for_seed(0, 1, 1, 2)
+    return np.round(data["x_test"] * 255.0).astype(np.uint8)
+
+
 def unet_segmenter():
-    """Train the CAS U-Net on composite canvases; return (model, uint8 sample canvases)."""
-    (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
-    train = make_composite(x_train[:6000], y_train[:6000], 2000, canvas_size=64, seed=0)
-    test = make_composite(x_test[:200], y_test[:200], 2, canvas_size=64, seed=1)
-    model = unet((64, 64, 1), 11, base_filters=8, downsampling="cas", name="unet_cas")
-    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-    images = np.round(train["images"] * 255.0) / 255.0  # exactly what uint8 clients can send
-    model.fit(images, train["masks"], batch_size=32, epochs=4, verbose=2)
-    return model, np.round(test["images"] * 255.0).astype(np.uint8)
+    """The segmentation task's CAS U-Net trained by its recipe (seed 0, the main job's defaults:
+    ``python -m keras_adastride --task segmentation``, whose first-seed CAS run it repeats);
+    return (model, uint8 test canvases)."""
+    from keras_adastride.segmentation import training
+
+    data = training.split_for_seed(0, training.TRAIN_CANVASES, training.VAL_CANVASES,
+                                   training.TEST_CANVASES)
+    model, scores, _, _ = training.train_segmentation_run(
+        "cas", 0, data, epochs=training.EPOCHS, batch_size=training.BATCH_SIZE, verbose=2)
+    print("unet_cas test scores:", {k: round(v, 4) for k, v in scores.items()}, file=sys.stderr)
+    return model, unet_samples()
 
 
 MODELS = {"fashion_mnist_cas": fashion_mnist_classifier, "unet_cas": unet_segmenter}
+#: sample inputs of a model given by ``--trained`` instead of trained here
+SAMPLES = {"unet_cas": unet_samples}
 
 
 def without_optimizer(model):
@@ -118,11 +131,24 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=pathlib.Path, default=HERE, help="default: this folder")
     parser.add_argument("--models", nargs="+", choices=sorted(MODELS), default=sorted(MODELS))
+    parser.add_argument("--trained", nargs="+", default=[], metavar="NAME=PATH",
+                        help=f"export the .keras model at PATH as NAME instead of training it "
+                             f"(a model trained by the same recipe, e.g. the seed-0 CAS U-Net of "
+                             f"the segmentation run in docs/RESULTS.md); NAME in {sorted(SAMPLES)}")
     args = parser.parse_args(argv)
+    trained = dict(item.split("=", 1) for item in args.trained)
+    unknown = set(trained) - set(SAMPLES)
+    if unknown:
+        parser.error(f"--trained: {sorted(unknown)} not in {sorted(SAMPLES)}")
     args.out.mkdir(parents=True, exist_ok=True)
     for name in args.models:
         keras.utils.set_random_seed(0)
-        model, samples = MODELS[name]()
+        if name in trained:
+            import keras_adastride  # noqa: F401  (registers the layers for load_model)
+
+            model, samples = keras.models.load_model(trained[name]), SAMPLES[name]()
+        else:
+            model, samples = MODELS[name]()
         export_and_record(name, model, samples, args.out)
     served = sorted(n for n in MODELS if os.path.isdir(args.out / n))
     write_models_config(args.out / "models.config", {n: f"{SERVER_BASE}/{n}" for n in served})

@@ -224,3 +224,21 @@ def test_keras_file_loads_with_the_top_level_import_alone(entry):
     result = subprocess.run([sys.executable, "-c", code, str(entry.keras_file)],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_the_segmenter_serves_a_class_map_of_the_task_canvases():
+    """unet_cas: the recorded inputs are the segmentation task's first test canvases; the
+    served class map is the per-pixel argmax of the probabilities (21 classes) and separates
+    the items from the background (trained, not random)."""
+    from keras_adastride.segmentation import NUM_CLASSES
+    from keras_adastride.segmentation.training import split_for_seed
+
+    entry = [e for e in ENTRIES if e.name == "unet_cas"][-1]
+    images = entry.inputs["images"]
+    canvases = split_for_seed(0, 1, 1, len(images))["x_test"]
+    np.testing.assert_array_equal(images, np.round(canvases * 255).astype(np.uint8))
+    probabilities, class_map = entry.outputs["probabilities"], entry.outputs["class_ids"]
+    assert probabilities.shape == (*images.shape[:3], NUM_CLASSES)
+    np.testing.assert_array_equal(class_map, probabilities.argmax(-1))
+    empty = images[..., 0] == 0
+    assert np.mean(class_map[empty] == 0) > 0.98 and np.mean(class_map[~empty] > 0) > 0.8
