@@ -66,9 +66,9 @@ def unet_samples():
 
 
 def unet_segmenter():
-    """The segmentation task's CAS U-Net trained by its recipe (seed 0, the main job's defaults:
-    ``python -m keras_adastride --task segmentation``, whose first-seed CAS run it repeats);
-    return (model, uint8 test canvases)."""
+    """The segmentation task's CAS U-Net trained by its recipe (seed 0 and the settings of the
+    command in docs/segmentation.md, whose seed-0 CAS run it repeats); return (model, uint8
+    test canvases)."""
     from keras_adastride.segmentation import training
 
     data = training.split_for_seed(0, training.TRAIN_CANVASES, training.VAL_CANVASES,
