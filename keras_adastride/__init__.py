@@ -4,8 +4,8 @@ Layers: :class:`CAS` (conv with adaptive stride), :class:`PAS` (pooling with ada
 :class:`StrideGate` (their shared gate branch), :class:`SpaceToDepth` and
 :class:`SpaceToDepthConv` (SPD-Conv).
 
-``import keras_adastride`` imports the layers and registers them (and ``AveragingKernel``) with
-Keras, so that ``keras.models.load_model`` finds them. One exception: while Python locates a
+``import keras_adastride`` imports the layers and registers them (and ``AveragingKernel``,
+``detection.DetectionDecoder`` and ``detection.YOLOXDetector``) with Keras, so that ``keras.models.load_model`` finds them. One exception: while Python locates a
 ``python -m keras_adastride...`` module or the ``keras-adastride`` script starts, nothing is
 imported yet (the command answers ``--help`` and argument errors without loading TensorFlow); the
 names are then imported on first use, and the command's models import the layers themselves.
@@ -27,6 +27,8 @@ _PUBLIC = {
     "StrideGate": "keras_adastride.layers",
 }
 __all__ = sorted(_PUBLIC) + ["__version__"]
+#: modules imported with the package only for what they register with Keras (saved detectors)
+_REGISTERING = ("keras_adastride.detection.decode", "keras_adastride.detection.model")
 
 
 def __getattr__(name):
@@ -44,3 +46,5 @@ def _command_line_is_starting():
 
 if not _command_line_is_starting():
     globals().update({name: __getattr__(name) for name in _PUBLIC})
+    for _module in _REGISTERING:
+        importlib.import_module(_module)

@@ -82,7 +82,7 @@ def simota_assign(pred_boxes, obj_logits, cls_logits, gt_boxes, gt_classes, grid
     matching = ops.minimum(matching, 1.0) * ops.cast(usable, "float32")  # (B, G, A)
 
     shared = ops.sum(matching, axis=1) > 1  # (B, A)
-    cheapest_gt = ops.one_hot(ops.argmin(cost, axis=1), gt_boxes.shape[1], axis=1)  # (B, G, A)
+    cheapest_gt = ops.one_hot(ops.argmin(cost, axis=1), ops.shape(gt_boxes)[1], axis=1)
     matching = ops.where(shared[:, None, :], cheapest_gt, matching)
     foreground = ops.sum(matching, axis=1) > 0
     matched_gt = ops.cast(ops.argmax(matching, axis=1), "int32")

@@ -52,7 +52,7 @@ def yolox_loss(raw, gt_boxes, gt_classes, grid, stride, center_radius=2.5, candi
     num_fg = ops.sum(fg)
     normaliser = ops.maximum(num_fg, 1.0)
 
-    match = ops.one_hot(matched_gt, gt_boxes.shape[1], axis=1) * fg[:, None, :]  # (B, G, A)
+    match = ops.one_hot(matched_gt, ops.shape(gt_boxes)[1], axis=1) * fg[:, None, :]  # (B, G, A)
     ious = bounding_boxes.compute_iou(gt_boxes, pred_boxes, "xyxy")  # with gradients
     box_loss = ops.sum(match * (1.0 - ious ** 2)) / normaliser
     obj_loss = ops.sum(_bce_with_logits(obj_logits, fg)) / normaliser

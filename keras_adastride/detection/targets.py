@@ -39,23 +39,26 @@ def boxes_to_targets(boxes, num_classes, canvas_size, max_boxes=None):
     for n, r in enumerate(rows):
         for i, (label, x0, y0, x1, y1) in enumerate(r):
             if label != int(label) or not 0 <= label < num_classes:
-                raise ValueError(f"boxes_to_targets: canvas {n}, box {i}: class id {label!r} is "
-                                 f"not in [0, num_classes={num_classes}).")
+                raise ValueError(f"boxes_to_targets: canvas {n}, box {i}: class id "
+                                 f"{float(label)!r} is not in [0, num_classes={num_classes}).")
             if not (0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height):
-                raise ValueError(f"boxes_to_targets: canvas {n}, box {i}: box "
-                                 f"{[x0, y0, x1, y1]!r} (x0, y0, x1, y1) is empty or outside "
-                                 f"the {height}x{width} canvas.")
+                corners = [float(v) for v in (x0, y0, x1, y1)]
+                raise ValueError(f"boxes_to_targets: canvas {n}, box {i}: box {corners!r} "
+                                 f"(x0, y0, x1, y1) is empty or outside the {height}x{width} "
+                                 f"canvas.")
         padded_boxes[n, :len(r)] = r[:, 1:]
         padded_classes[n, :len(r)] = r[:, 0]
     return {"boxes": padded_boxes, "classes": padded_classes}
 
 
 def composite_detection_set(images, labels, num_samples, canvas_size=96, num_classes=None,
-                            objects_per_canvas=(0, 4), scale_range=(0.5, 1.5), seed=0):
+                            objects_per_canvas=(0, 4), scale_range=(0.5, 1.5), seed=0,
+                            max_boxes=None):
     """``make_composite`` canvases with detection targets: ``(images (N, H, W, 1), targets)``.
 
     Defaults give 0 to 4 objects per canvas resized by 0.5x..1.5x (28 px items -> about 8 to
-    42 px boxes: COCO's small and medium ranges), and ``num_classes`` = max label + 1.
+    42 px boxes: COCO's small and medium ranges), and ``num_classes`` = max label + 1;
+    ``max_boxes``: G of the padded targets (None: the largest count).
     """
     from keras_adastride.data import make_composite
 
@@ -65,4 +68,4 @@ def composite_detection_set(images, labels, num_samples, canvas_size=96, num_cla
     data = make_composite(images, labels, num_samples, canvas_size=size,
                           objects_per_canvas=objects_per_canvas, seed=seed,
                           scale_range=scale_range)
-    return data["images"], boxes_to_targets(data["boxes"], num_classes, size)
+    return data["images"], boxes_to_targets(data["boxes"], num_classes, size, max_boxes)

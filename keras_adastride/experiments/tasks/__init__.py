@@ -42,9 +42,11 @@ Contract (``config`` is a :class:`keras_adastride.experiments.config.ComparisonC
 
 from keras_adastride.experiments.tasks.base import Task
 from keras_adastride.experiments.tasks.classification import ClassificationTask
+from keras_adastride.experiments.tasks.detection import DetectionTask
 from keras_adastride.experiments.tasks.segmentation import SegmentationTask
 
-TASKS = {task.name: task for task in (ClassificationTask(), SegmentationTask())}
+TASKS = {task.name: task for task in (ClassificationTask(), SegmentationTask(),
+                                      DetectionTask())}
 
 
 def get_task(name):

