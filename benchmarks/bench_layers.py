@@ -13,8 +13,9 @@ input gradient on).
 
 Sections: CAS / Conv2D; PAS / MaxPooling2D after Conv2D; SpaceToDepthConv / Conv2D on 4x the
 channels at half resolution; gate variants (how the default was chosen); the gate with XLA /
-without; a training step of the small VGG with CAS / original, with peak memory (each model in a
-fresh subprocess).
+without; sparse execution at inference (sparse CAS / dense CAS / Conv2D against the kept fraction
+of tiles and the block size); a training step of the small VGG with CAS / original, with peak
+memory (each model in a fresh subprocess).
 """
 
 import argparse
@@ -68,6 +69,12 @@ GATE_VARIANTS = {
     "w4 d3 k1": dict(gate_width=4),
     "w16 d3 k1": dict(gate_width=16),
     "d1 (one conv)": dict(gate_depth=1),
+}
+#: sparse execution: (batch, size, in_channels, filters, stride) rows, block sizes, kept fractions
+SPARSE_GRIDS = {
+    "small": dict(configs=[(32, 64, 32, 64, 1), (32, 64, 32, 64, 2)], blocks=(8, 4, 16),
+                  kept=(1.0, 0.75, 0.5, 0.25, 0.1, 0.0)),
+    "tiny": dict(configs=[(2, 16, 4, 8, 1)], blocks=(4,), kept=(1.0, 0.25, 0.0)),
 }
 MARK = "<!-- bench:{label}:{end} -->"
 
@@ -307,6 +314,90 @@ def section_xla(config, args):
                     rows))
 
 
+def steer(layers, x_shape):
+    """Build the CAS ``layers`` with one set of weights, their ReLU gates 1 where the gate's
+    centre tap reads a channel 0 of +1 and 0 where it reads -1: the input chooses the kept tiles."""
+    for layer in layers:
+        layer.build(x_shape)
+    gate = layers[0].gate
+    first = np.zeros(gate.kernels[0].shape, "float32")
+    first[1, 1, 0, :] = 1.0
+    weights = [first, np.zeros(gate.biases[0].shape, "float32")]
+    for kernel, bias in zip(gate.kernels[1:], gate.biases[1:]):
+        weights += [np.full(kernel.shape, 1.0 / kernel.shape[2], "float32"),
+                    np.zeros(bias.shape, "float32")]
+    for layer in layers:
+        layer.gate.set_weights(weights)
+        layer.conv.set_weights(layers[0].conv.get_weights())
+
+
+def inputs_keeping(fraction, batch, size, channels, stride, block, seed=0):
+    """Images on which a steered CAS keeps ``fraction`` of its tiles (chosen at random)."""
+    rng = np.random.default_rng(seed)
+    out = -(-size // stride)
+    tiles = -(-out // block)
+    chosen = np.zeros(batch * tiles * tiles, bool)
+    chosen[rng.permutation(chosen.size)[:round(fraction * chosen.size)]] = True
+    keep = np.repeat(np.repeat(chosen.reshape(batch, tiles, tiles), block, 1), block, 2)
+    taps = np.arange(out) * stride - max((out - 1) * stride + 3 - size, 0) // 2 + 1
+    x = inputs(batch, size, channels, seed)
+    x[..., 0] = -1.0
+    x[:, taps[:, None], taps[None, :], 0] = np.where(keep[:, :out, :out], 1.0, -1.0)
+    return x
+
+
+def section_sparse(args):
+    """Sparse / dense CAS at inference against the kept fraction of tiles and the block size."""
+    if BACKEND != "tensorflow":
+        return ("### Sparse execution\n\nNot applicable on the JAX backend: the number of kept "
+                "tiles is a dynamic shape; CAS runs dense there.")
+    from keras_adastride.layers import sparse_execution
+
+    grid = SPARSE_GRIDS[args.grid]
+    rows, crossings = [], []
+    for batch, size, channels, filters, stride in grid["configs"]:
+        for block in grid["blocks"]:
+            layers = {mode: CAS(filters, 3, strides=stride, padding="same",
+                                sparse_inference=mode, sparse_block_size=block)
+                      for mode in (False, True, "auto")}
+            conv = keras.layers.Conv2D(filters, 3, strides=stride, padding="same")
+            steer(list(layers.values()), (batch, size, size, channels))
+            previous = None
+            for target in grid["kept"]:
+                x = inputs_keeping(target, batch, size, channels, stride, block)
+                kept = float(sparse_execution.active_tile_fraction(
+                    layers[True].gate(x), block, "channels_last"))
+                cases = {name: compile_steps(layer, x, training=False)[0]
+                         for name, layer in (("conv", conv), ("dense", layers[False]),
+                                             ("sparse", layers[True]), ("auto", layers["auto"]),
+                                             ("gate", layers[True].gate))}
+                t = measure(cases, args.repeats, args.warmup)
+                bound = statistics.median(
+                    (kept * c + g) / d for c, g, d in zip(t["conv"], t["gate"], t["dense"]))
+                to_dense = ratio(t, "sparse", "dense")
+                rows.append([f"{batch}x{size}x{size}x{channels}", filters, stride, block,
+                             f"{kept:.2f}", f"{ms(t, 'dense'):.2f}", f"{ms(t, 'sparse'):.2f}",
+                             f"**{to_dense:.2f}**", f"{ratio(t, 'auto', 'dense'):.2f}",
+                             f"{ratio(t, 'sparse', 'conv'):.2f}", f"{bound:.2f}"])
+                print("  ", rows[-1], flush=True)
+                if previous is not None and (previous[1] - 1) * (to_dense - 1) <= 0 \
+                        and previous[1] != to_dense:
+                    # linear interpolation of the kept fraction where sparse / dense = 1
+                    crossings.append((stride, block, previous[0] + (1 - previous[1]) * (
+                        kept - previous[0]) / (to_dense - previous[1])))
+                previous = (kept, to_dense)
+    header = ["input NHWC", "filters", "stride", "block", "kept tiles", "dense CAS ms",
+              "sparse CAS ms", "sparse / dense CAS", "auto / dense CAS", "sparse / Conv2D",
+              "bound / dense CAS"]
+    breaks = "; ".join(f"stride {s}, block {b}: **{f:.2f}**" for s, b, f in crossings) or "none"
+    return ("### Sparse execution at inference (CAS 3x3 `same`, default gate; `training=False`)"
+            "\n\n" + table(header, rows) + "\n\nkept tiles: measured share of tiles with a "
+            "non-zero gate; bound: kept x Conv2D + gate alone (the least sparse execution can "
+            "cost); auto: `sparse_inference=\"auto\"` (break-even setting "
+            f"{sparse_execution.BREAK_EVEN_FRACTION}). Break-even kept fraction (sparse = dense, "
+            f"interpolated): {breaks}.")
+
+
 def vgg(downsampling, input_shape, classes):
     """(model, source): ``keras_adastride.models.small_vgg`` if present, else an inline stand-in."""
     if importlib.util.find_spec("keras_adastride.models") is not None:
@@ -425,8 +516,8 @@ def main(argv=None):
     parser.add_argument("--grid", choices=sorted(GRIDS), default="small")
     parser.add_argument("--repeats", type=int, default=15, help="timed rounds (median over them)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed calls of each case first")
-    parser.add_argument("--sections", default="cas,pas,spd,gate,xla,vgg",
-                        help="comma-separated subset of cas,pas,spd,gate,xla,vgg")
+    parser.add_argument("--sections", default="cas,pas,spd,gate,xla,sparse,vgg",
+                        help="comma-separated subset of cas,pas,spd,gate,xla,sparse,vgg")
     parser.add_argument("--clock", choices=("auto", *CLOCKS), default="auto",
                         help="cpu: process CPU time (robust on a shared CPU); wall: elapsed time; "
                         "auto: wall with a GPU, else cpu")
@@ -450,6 +541,7 @@ def main(argv=None):
         "spd": lambda: section_spd(configs, args),
         "gate": lambda: section_gate_variants(configs[0], args),
         "xla": lambda: section_xla(configs[0], args),
+        "sparse": lambda: section_sparse(args),
         "vgg": lambda: section_vgg(args),
     }
     parts = []

@@ -51,7 +51,9 @@ def _make_tf_ops():
         return tuple(dynamic[i] if size is None else size for i, size in enumerate(x.shape))
 
     def split(x, indices, axis):
-        # keras.ops.split with a list: cut before each index (numpy semantics).
+        # keras.ops.split: an int gives that many equal parts; a list cuts before each index.
+        if isinstance(indices, int):
+            return tf.split(x, indices, axis=axis)
         bounds = [0, *indices, x.shape[axis]]
         return tf.split(x, [stop - start for start, stop in zip(bounds, bounds[1:])], axis=axis)
 

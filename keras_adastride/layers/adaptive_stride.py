@@ -6,7 +6,11 @@ and the gate half of ``get_config``.
 """
 
 from keras_adastride import _validation as check
-from keras_adastride.layers.stride_gate import GATE_ACTIVATIONS, GATE_INITIALIZATIONS
+from keras_adastride.layers.stride_gate import (
+    GATE_ACTIVATIONS,
+    GATE_INITIALIZATIONS,
+    _tensorflow_backend,
+)
 
 GATE_CHANNELS = ("single", "per_channel")
 
@@ -22,6 +26,8 @@ GATE_ARGUMENTS = (
     "target_stride",
     "target_stride_weight",
 )
+#: The sparse-execution arguments CAS and PAS take (see :meth:`AdaptiveStrideLogic._init_sparse`).
+SPARSE_ARGUMENTS = ("sparse_inference", "sparse_block_size")
 
 
 class AdaptiveStrideLogic:
@@ -36,6 +42,16 @@ class AdaptiveStrideLogic:
         gate_hidden_kernel_size: kernel of the gate's stride-1 convs (``hidden_kernel_size``).
         gate_jit_compile: compile the gate with XLA: "auto" (only where a GPU is present), True or
             False (``jit_compile`` of the stride gate; never in exported graphs).
+
+    Sparse execution (inference only; ``training=True`` always runs dense):
+        sparse_inference: False (dense), True, or "auto". True: compute the gate first, then the
+            main op only on the ``sparse_block_size`` x ``sparse_block_size`` tiles of output
+            positions where some gate value is non-zero (gathered across the whole batch), and
+            zeros elsewhere: the same output as dense, computed for the kept tiles only. "auto":
+            sparse when at most ``sparse_execution.BREAK_EVEN_FRACTION`` of the tiles are kept,
+            else dense (a ``tf.cond`` in the graph). TensorFlow backend and ``tf_keras`` only; on
+            JAX and PyTorch the layer runs dense. See docs/performance.md.
+        sparse_block_size: tile side b in output positions (default 8).
     """
 
     _gen = None  # the Keras generation, set by the concrete class
@@ -92,6 +108,22 @@ class AdaptiveStrideLogic:
             name="gate",
         )
 
+    def _init_sparse(self, sparse_inference, sparse_block_size):
+        name = type(self).__name__
+        if not (sparse_inference is True or sparse_inference is False
+                or (isinstance(sparse_inference, str) and sparse_inference == "auto")):
+            raise ValueError(
+                f"{name}: argument `sparse_inference` must be False, True or 'auto'; "
+                f"received sparse_inference={sparse_inference!r}."
+            )
+        self.sparse_inference = sparse_inference
+        self.sparse_block_size = check.positive_int(name, "sparse_block_size", sparse_block_size)
+
+    def _runs_sparse(self, training):
+        """Whether this call takes the sparse path: asked for, at inference, on TensorFlow."""
+        return (self.sparse_inference is not False and (training is None or training is False)
+                and _tensorflow_backend(self._gen))
+
     @property
     def _channel_axis(self):
         return 1 if self.data_format == "channels_first" else -1
@@ -108,8 +140,33 @@ class AdaptiveStrideLogic:
         check.same_channels(
             type(self).__name__, self._input_channels, inputs.shape, self.data_format
         )
-        gate = self.gate(inputs, training=training)
-        return self._gen.ops.multiply(self.initial_map(inputs), self._expand_gate(gate))
+        gate = self._expand_gate(self.gate(inputs, training=training))
+        if self._runs_sparse(training):
+            return self._sparse_call(inputs, gate)
+        return self._gen.ops.multiply(self.initial_map(inputs), gate)
+
+    def _sparse_call(self, inputs, gate):
+        """``initial_map(inputs) * gate`` on the kept tiles only (see ``sparse_execution``)."""
+        from keras_adastride.layers import sparse_execution  # TensorFlow only
+
+        output_shape = self.compute_output_shape(tuple(inputs.shape))
+        outputs = sparse_execution.gated_sparse(
+            inputs,
+            gate,
+            self._sparse_main,
+            channels=output_shape[self._channel_axis],
+            kernel_size=self.gate.kernel_size,
+            strides=self.gate.strides,
+            dilation_rate=self.gate.dilation_rate,
+            padding=self.gate.padding,
+            data_format=self.data_format,
+            block_size=self.sparse_block_size,
+            break_even=(sparse_execution.BREAK_EVEN_FRACTION
+                        if self.sparse_inference == "auto" else None),
+            dense=lambda: self._gen.ops.multiply(self.initial_map(inputs), gate),
+        )
+        outputs.set_shape(output_shape)
+        return outputs
 
     def _expand_gate(self, gate):
         """Hook for a main op whose channels are a multiple of the gate's (PAS concat)."""
@@ -141,5 +198,7 @@ class AdaptiveStrideLogic:
             gate_jit_compile=gate.jit_compile,
             target_stride=gate.target_stride,
             target_stride_weight=gate.target_stride_weight,
+            sparse_inference=self.sparse_inference,
+            sparse_block_size=self.sparse_block_size,
         )
         return config

@@ -1,7 +1,11 @@
 """CAS, convolution with adaptive stride: ``activation(conv_S(x)) ⊙ gate(x)``."""
 
 from keras_adastride import _validation as check
-from keras_adastride.layers.adaptive_stride import GATE_ARGUMENTS, AdaptiveStrideLogic
+from keras_adastride.layers.adaptive_stride import (
+    GATE_ARGUMENTS,
+    SPARSE_ARGUMENTS,
+    AdaptiveStrideLogic,
+)
 from keras_adastride.layers.main_conv import (
     CONV2D_ARGUMENTS,
     conv2d_call,
@@ -50,6 +54,8 @@ class CASLogic(AdaptiveStrideLogic):
         gate_jit_compile="auto",
         target_stride=None,
         target_stride_weight=0.1,
+        sparse_inference=False,
+        sparse_block_size=8,
         **kwargs,
     ):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
@@ -67,6 +73,7 @@ class CASLogic(AdaptiveStrideLogic):
             per_channel_count=filters,
             **{key: arguments[key] for key in GATE_ARGUMENTS},
         )
+        self._init_sparse(**{key: arguments[key] for key in SPARSE_ARGUMENTS})
 
     def _build_main(self, input_shape):
         if self._input_channels % self.conv.groups:
@@ -86,7 +93,7 @@ class CASLogic(AdaptiveStrideLogic):
         two fake-quantized kernels through the concat). The result equals ``conv(x) * gate(x)``.
         """
         conv = self.conv
-        if conv.groups != 1 or not self.fuse_gate_conv:
+        if conv.groups != 1 or not self.fuse_gate_conv or self._runs_sparse(training):
             return super().call(inputs, training=training)
         check.same_channels(
             type(self).__name__, self._input_channels, inputs.shape, self.data_format
@@ -118,6 +125,13 @@ class CASLogic(AdaptiveStrideLogic):
     def initial_map(self, inputs):
         """The fixed-stride result ``activation(conv_S(x))`` before gating."""
         return conv2d_call(self._gen, self.conv, inputs)
+
+    def _sparse_main(self, windows, valid):
+        """The conv, ``valid``, on channels-last windows (zeros where ``valid`` is False)."""
+        if valid is not None:
+            windows = windows * self._gen.ops.cast(valid, windows.dtype)
+        return conv2d_call(self._gen, self.conv, windows, padding="valid",
+                           data_format="channels_last")
 
     def _main_output_shape(self, input_shape):
         return self.conv.compute_output_shape(input_shape)

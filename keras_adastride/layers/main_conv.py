@@ -33,7 +33,7 @@ def validate_conv_arguments(layer, filters, kernel_size, strides, padding, dilat
     check.one_of(layer, "padding", padding, {"valid", "same"})
 
 
-def conv2d_call(gen, conv, inputs):
+def conv2d_call(gen, conv, inputs, padding=None, data_format=None):
     """``conv(inputs)`` for a ``Conv2D`` sublayer, computed around two Keras 3 (3.15) TensorFlow
     backend problems; the result is the same.
 
@@ -43,16 +43,23 @@ def conv2d_call(gen, conv, inputs):
     - Every grouped conv runs through ``tf.function(jit_compile=True)``, which leaves
       ``_XlaMustCompile`` in exported graphs (TF Serving without XLA refuses them). Here a grouped
       conv is one conv per group, concatenated: exact, and free of XLA.
+
+    ``padding`` / ``data_format``: run the conv's weights with this padding / on inputs in this
+    layout instead of the conv's own (sparse execution: ``valid`` on channels-last windows).
     """
     keras3_tf = gen.name == "keras3" and gen.keras.backend.backend() == "tensorflow"
-    channels_first = conv.data_format == "channels_first"
-    if not keras3_tf or (conv.groups == 1 and not (channels_first and conv.use_bias)):
+    overridden = padding is not None or data_format is not None
+    data_format = data_format or conv.data_format
+    channels_first = data_format == "channels_first"
+    if not overridden and (
+        not keras3_tf or (conv.groups == 1 and not (channels_first and conv.use_bias))
+    ):
         return conv(inputs)
     ops = gen.ops
     geometry = dict(
         strides=conv.strides,
-        padding=conv.padding,
-        data_format=conv.data_format,
+        padding=padding or conv.padding,
+        data_format=data_format,
         dilation_rate=conv.dilation_rate,
     )
     axis = 1 if channels_first else -1

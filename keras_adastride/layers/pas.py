@@ -1,7 +1,11 @@
 """PAS, pooling with adaptive stride: ``pool_S(x) ⊙ gate(x)``."""
 
 from keras_adastride import _validation as check
-from keras_adastride.layers.adaptive_stride import GATE_ARGUMENTS, AdaptiveStrideLogic
+from keras_adastride.layers.adaptive_stride import (
+    GATE_ARGUMENTS,
+    SPARSE_ARGUMENTS,
+    AdaptiveStrideLogic,
+)
 
 #: pool_mode -> initial map. "avg_max_add" is avg + max; "avg_max_concat" stacks [avg, max] on
 #: channels (twice the input channels).
@@ -12,9 +16,9 @@ class PASLogic(AdaptiveStrideLogic):
     """Pooling with adaptive stride (2-D).
 
     ``outputs = pool(x; pool_size, strides) * gate(x)``. Takes what ``MaxPooling2D`` takes, with
-    the same meaning and defaults (``strides=None`` means ``pool_size``), plus ``pool_mode`` and
-    the gate arguments (see :class:`AdaptiveStrideLogic`). The gate's first conv has kernel
-    ``pool_size`` and the pooling strides and padding. With ``gate_channels="per_channel"`` the
+    the same meaning and defaults (``strides=None`` means ``pool_size``), plus ``pool_mode``, the
+    gate and the sparse-execution arguments (see :class:`AdaptiveStrideLogic`). The gate's first
+    conv has kernel ``pool_size`` and the pooling strides and padding. With ``gate_channels="per_channel"`` the
     gate has one channel per input channel (shared by the avg and max halves of the concat form).
     """
 
@@ -34,6 +38,8 @@ class PASLogic(AdaptiveStrideLogic):
         gate_jit_compile="auto",
         target_stride=None,
         target_stride_weight=0.1,
+        sparse_inference=False,
+        sparse_block_size=8,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -73,6 +79,7 @@ class PASLogic(AdaptiveStrideLogic):
             per_channel_count=None,
             **{key: arguments[key] for key in GATE_ARGUMENTS},
         )
+        self._init_sparse(**{key: arguments[key] for key in SPARSE_ARGUMENTS})
 
     def _pools(self):
         return [pool for pool in (self.average_pool, self.max_pool) if pool is not None]
@@ -83,9 +90,20 @@ class PASLogic(AdaptiveStrideLogic):
 
     def initial_map(self, inputs):
         """The fixed-stride pooling result before gating."""
-        pooled = [pool(inputs) for pool in self._pools()]
+        return self._combine([pool(inputs) for pool in self._pools()], self._channel_axis)
+
+    def _sparse_main(self, windows, valid):
+        """The pooling, ``valid``, on channels-last windows (``valid``: see sparse_execution)."""
+        from keras_adastride.layers.sparse_execution import pool_windows
+
+        pooled = [pool_windows(windows, valid, "max" if pool is self.max_pool else "average",
+                               self.pool_size, self.strides) for pool in self._pools()]
+        return self._combine(pooled, -1)
+
+    def _combine(self, pooled, axis):
+        """The initial map from the poolings of :meth:`_pools`, in that order."""
         if self.pool_mode == "avg_max_concat":
-            return self._gen.ops.concatenate(pooled, axis=self._channel_axis)
+            return self._gen.ops.concatenate(pooled, axis=axis)
         if self.pool_mode == "avg_max_add":
             return pooled[0] + pooled[1]
         return pooled[0]

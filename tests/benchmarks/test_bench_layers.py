@@ -13,6 +13,7 @@ TITLES = (
     "### SpaceToDepthConv / Conv2D",
     "### Gate variants",
     "### Gate with XLA / without",
+    "### Sparse execution at inference",
     "### Training step of the small VGG",
 )
 
@@ -34,9 +35,13 @@ def test_benchmark_prints_every_table_and_writes_markdown(tmp_path):
     for title in TITLES:
         assert title in run.stdout, title
     assert "- load average" in run.stdout and "- machine:" in run.stdout
-    # one bolded ratio per measured row: CAS, PAS, SPD (1 config each), 8 gates, 4 XLA, VGG
+    # one bolded ratio per measured row: CAS, PAS, SPD (1 config each), 8 gates, 4 XLA, sparse
+    # (configs x blocks x kept fractions), VGG
     rows = [line for line in run.stdout.splitlines() if line.startswith("| ") and "**" in line]
-    assert len(rows) == 1 + 1 + 1 + len(load_script().GATE_VARIANTS) + 4 + 1
+    bench = load_script()
+    sparse = bench.SPARSE_GRIDS["tiny"]
+    sparse_rows = len(sparse["configs"]) * len(sparse["blocks"]) * len(sparse["kept"])
+    assert len(rows) == 1 + 1 + 1 + len(bench.GATE_VARIANTS) + 4 + sparse_rows + 1
     text = report.read_text()
     assert text.startswith("# Notes kept\n")
     assert text.count("<!-- bench:test:start -->") == 1 and "### CAS / Conv2D" in text

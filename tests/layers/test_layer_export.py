@@ -8,6 +8,7 @@ import textwrap
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import keras
 
@@ -46,17 +47,47 @@ def _xla_free(export_dir):
     return b"_Xla" not in (export_dir / "saved_model.pb").read_bytes()
 
 
+def sparse_and_dense_models():
+    """A model with sparse CAS and "auto" PAS, its dense twin (same weights), and images on which
+    the CAS gate keeps one corner of one image (so both paths of "auto" are in the graph)."""
+    from keras_adastride import PAS
+    from test_sparse_execution import steer_gate
+
+    def model(sparse_inference):
+        image = keras.Input((16, 16, 4), name="image")
+        x = CAS(8, 3, padding="same", sparse_inference=sparse_inference, name="cas")(image)
+        x = PAS(sparse_inference=sparse_inference and "auto", gate_init="random", name="pas")(x)
+        logits = keras.layers.Dense(3)(keras.layers.GlobalAveragePooling2D()(x))
+        return keras.Model(image, logits)
+
+    sparse, dense = model(True), model(False)
+    steer_gate(sparse.get_layer("cas"))
+    dense.set_weights(sparse.get_weights())
+    x = random_images((3, 16, 16, 4))
+    x[..., 0] = -1.0
+    x[0, 2:5, 3:6, 0] = 1.0
+    return sparse, dense, x
+
+
 def test_exported_model_runs_without_the_package(tmp_path):
+    """Every layer in both layouts, and sparse execution (whose export must answer as the dense
+    model)."""
     expected, export_dirs = {}, []
-    for data_format in ("channels_last", "channels_first"):
-        shape = (4, 8, 8) if data_format == "channels_first" else (8, 8, 4)
-        model = every_layer_model(shape, data_format)
-        x = random_images((3, *shape))
+    sparse, dense, x_sparse = sparse_and_dense_models()
+    for data_format in ("channels_last", "channels_first", "sparse"):
+        if data_format == "sparse":
+            model, x = sparse, x_sparse
+            np.testing.assert_allclose(model.predict(x, verbose=0), dense.predict(x, verbose=0),
+                                       rtol=0, atol=1e-5)
+        else:
+            shape = (4, 8, 8) if data_format == "channels_first" else (8, 8, 4)
+            model = every_layer_model(shape, data_format)
+            x = random_images((3, *shape))
         export_dir = tmp_path / data_format / "1"
         model.export(str(export_dir), verbose=False)
         assert _xla_free(export_dir)
         np.save(tmp_path / data_format / "x.npy", x)
-        expected[data_format] = model.predict(x, verbose=0)
+        expected[data_format] = (dense if data_format == "sparse" else model).predict(x, verbose=0)
         export_dirs.append(str(export_dir))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH="")
     result = subprocess.run([sys.executable, "-c", LOAD_AND_RUN, *export_dirs], cwd=tmp_path,
@@ -80,3 +111,18 @@ def test_grouped_convs_export_without_xla(tmp_path):
                SpaceToDepthConv(4, 3, groups=4, data_format="channels_last")(inputs)]
     keras.Model(inputs, outputs).export(str(tmp_path / "grouped"), verbose=False)
     assert _xla_free(tmp_path / "grouped")
+
+
+
+def test_sparse_execution_in_a_serving_export(tmp_path):
+    """keras_adastride.serving.export_model of a sparse model: no XLA, the dense model's answers."""
+    from keras_adastride.serving import export_model, xla_findings
+
+    sparse, dense, x = sparse_and_dense_models()
+    served = export_model(sparse, tmp_path, "sparse")
+    assert xla_findings(served) == []
+    graph = (tmp_path / "sparse" / "1" / "saved_model.pb").read_bytes()
+    assert b"GatherV2" in graph and b"\x12\x05Where" in graph  # the sparse path was exported
+    outputs = tf.saved_model.load(served).signatures["serving_default"](image=tf.constant(x))
+    (output,) = outputs.values()
+    np.testing.assert_allclose(output.numpy(), dense.predict(x, verbose=0), rtol=0, atol=1e-5)

@@ -152,3 +152,19 @@ def test_mixed_float16(rng):
             assert all(w.dtype == "float32" for w in layer.weights)
     finally:
         tf_keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.mark.parametrize("name, kwargs", [case for case in CASES if case[0] in ("CAS", "PAS")])
+def test_sparse_execution_equals_keras3_dense(name, kwargs, rng):
+    """tf_keras runs the same sparse path: its sparse output is the Keras 3 dense output."""
+    kwargs = _random_init(kwargs, name)
+    x = rng.normal(size=(2, 13, 14, 4)).astype("float32")
+    x[:, :7] *= 0.0  # zeros keep the gate's ReLU at 0 on the upper tiles (its biases are 0)
+    dense = getattr(keras_adastride, name)(**kwargs)
+    sparse = getattr(kat, name)(**kwargs, sparse_inference=True, sparse_block_size=3)
+    expected = keras.ops.convert_to_numpy(dense(x))
+    sparse(x)
+    sparse.set_weights(dense.get_weights())
+    got = sparse(x, training=False).numpy()
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
+    assert sparse.get_config()["sparse_inference"] is True
