@@ -15,6 +15,12 @@ Convention (stated once, used everywhere):
   the stride-1 conv on the rearranged input.
 
 Counts need static spatial sizes: build the model with a fixed ``input_shape``.
+
+**Effective FLOPs on this data** (:func:`effective_flops`): what sparse execution
+(``sparse_inference``, docs/performance.md) spends on given images. Each CAS / PAS computes its
+gate everywhere, and its main op and product only on the ``sparse_block_size`` tiles its gate
+keeps: ``kept tiles x b²`` positions per image (a tile that overhangs the output edge is computed
+whole), measured per layer on the images (:func:`kept_tile_fractions`). Other layers as above.
 """
 
 import math
@@ -29,15 +35,45 @@ _POOLS = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
 _GLOBAL_POOLS = (keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D)
 
 
-def count_flops(model):
-    """Total FLOPs of one forward pass on one image (multiply-add = 2 FLOPs; see module doc)."""
-    return sum(flops_by_layer(model).values())
+def count_flops(model, kept_tiles=None):
+    """Total FLOPs of one forward pass on one image (multiply-add = 2 FLOPs; see module doc).
+
+    ``kept_tiles``: None (dense), or ``{CAS/PAS layer name: kept tile fraction}`` for the FLOPs
+    sparse execution spends (see :func:`effective_flops`).
+    """
+    return sum(flops_by_layer(model, kept_tiles).values())
 
 
-def flops_by_layer(model):
+def effective_flops(model, images, batch_size=256):
+    """FLOPs per image that sparse execution spends on ``images`` (the mean over them)."""
+    return count_flops(model, kept_tile_fractions(model, images, batch_size))
+
+
+def kept_tile_fractions(model, images, batch_size=256):
+    """``{CAS/PAS layer name: share of its sparse_block_size tiles, over images, where its gate
+    has a non-zero value}``: the share of its main op that sparse execution computes."""
+    from keras_adastride.layers.sparse_execution import active_tile_fraction
+
+    layers = [layer for layer in model.layers if isinstance(layer, (CAS, PAS))]
+    if not layers:
+        return {}
+    probe = keras.Model(model.inputs, [layer.input for layer in layers])
+    kept = [0.0] * len(layers)
+    for start in range(0, len(images), batch_size):
+        batch = images[start:start + batch_size]
+        layer_inputs = probe(batch, training=False)
+        layer_inputs = layer_inputs if isinstance(layer_inputs, (list, tuple)) else [layer_inputs]
+        for i, (layer, inputs) in enumerate(zip(layers, layer_inputs)):
+            kept[i] += len(batch) * float(active_tile_fraction(
+                layer.gate_map(inputs), layer.sparse_block_size, layer.data_format))
+    return {layer.name: value / len(images) for layer, value in zip(layers, kept)}
+
+
+def flops_by_layer(model, kept_tiles=None):
     """``{layer name: FLOPs}`` over the model's graph (nested models get ``outer/inner`` keys).
 
     Functional and Sequential models (a Sequential must be built with a known input shape).
+    ``kept_tiles``: as in :func:`count_flops`.
     """
     graph = getattr(model, "_functional", None) if isinstance(model, keras.Sequential) else model
     if graph is None or not hasattr(graph, "_nodes_by_depth"):
@@ -52,12 +88,14 @@ def flops_by_layer(model):
             inputs = [t.shape for t in node.input_tensors]
             outputs = [t.shape for t in node.output_tensors]
             if isinstance(layer, keras.Model):
-                for inner, value in flops_by_layer(layer).items():
+                for inner, value in flops_by_layer(layer, kept_tiles).items():
                     counts[f"{layer.name}/{inner}"] = counts.get(f"{layer.name}/{inner}", 0) + value
                 continue
             if not inputs:
                 continue
-            counts[layer.name] = counts.get(layer.name, 0) + layer_flops(layer, inputs, outputs)
+            kept = None if kept_tiles is None else kept_tiles.get(layer.name)
+            counts[layer.name] = counts.get(layer.name, 0) + layer_flops(
+                layer, inputs, outputs, kept)
     return counts
 
 
@@ -106,19 +144,33 @@ def _gate(gate, input_shape):
     return total
 
 
-def layer_flops(layer, input_shapes, output_shapes):
-    """FLOPs of one call of ``layer`` with these input / output shapes (batch dim ignored)."""
+def _computed_share(layer, output_shape, kept):
+    """Share of the output positions a sparse CAS / PAS computes: kept tiles x b² / positions."""
+    if kept is None:
+        return 1
+    b = layer.sparse_block_size
+    rows, cols = (output_shape[2:] if layer.data_format == "channels_first" else output_shape[1:3])
+    return kept * math.ceil(rows / b) * math.ceil(cols / b) * b * b / (rows * cols)
+
+
+def layer_flops(layer, input_shapes, output_shapes, kept=None):
+    """FLOPs of one call of ``layer`` with these input / output shapes (batch dim ignored).
+
+    ``kept``: for a CAS / PAS, the kept tile fraction of sparse execution (None: dense).
+    """
     x, y = input_shapes[0], output_shapes[0]
     if isinstance(layer, CAS):
-        return (_conv2d(layer.conv, x, y) + _gate(layer.gate, x) + _size(y, layer))
+        main = _conv2d(layer.conv, x, y) + _size(y, layer)
+        return main * _computed_share(layer, y, kept) + _gate(layer.gate, x)
     if isinstance(layer, PAS):
         pools = [p for p in (layer.max_pool, layer.average_pool) if p is not None]
         pooled = layer.max_pool.compute_output_shape(tuple(x)) if layer.max_pool else \
             layer.average_pool.compute_output_shape(tuple(x))
-        total = sum(_size(pooled, layer) * math.prod(layer.pool_size) for _ in pools)
+        main = sum(_size(pooled, layer) * math.prod(layer.pool_size) for _ in pools)
         if layer.pool_mode == "avg_max_add":
-            total += _size(pooled, layer)
-        return total + _gate(layer.gate, x) + _size(y, layer)
+            main += _size(pooled, layer)
+        main += _size(y, layer)
+        return main * _computed_share(layer, y, kept) + _gate(layer.gate, x)
     if isinstance(layer, StrideGate):
         return _gate(layer, x)
     if isinstance(layer, SpaceToDepthConv):

@@ -96,3 +96,33 @@ def test_sequential_models_are_counted():
 def test_unknown_spatial_size_is_an_error():
     with pytest.raises(ValueError, match="fixed input_shape"):
         count_flops(single(keras.layers.Conv2D(5, 3), shape=(None, None, 3)))
+
+
+def test_effective_flops_count_the_kept_tiles_only():
+    """Sparse execution's FLOPs: gate everywhere, conv and product on kept tiles x b² positions
+    (the 10x10 output is 3x3 tiles of 4, the edge ones overhanging: 144 positions for all)."""
+    import numpy as np
+
+    from keras_adastride.flops import effective_flops, kept_tile_fractions
+
+    inputs = keras.Input((10, 10, 3))
+    cas = CAS(5, 3, padding="same", sparse_block_size=4, name="cas")
+    model = keras.Model(inputs, cas(inputs))
+    gate = gate_flops(100, 3, 3, 8, 3, 1, 1)
+    conv_and_product_per_position = 5 * (2 * 27 + 1) + 5
+    images = np.zeros((4, 10, 10, 3), "float32")
+    assert kept_tile_fractions(model, images) == {"cas": 1.0}  # identity gate: all kept
+    assert effective_flops(model, images) == gate + 144 * conv_and_product_per_position
+    assert count_flops(model) == gate + 100 * conv_and_product_per_position
+    # a gate that is 0 unless the centre tap reads channel 0 > 0 (as in test_sparse_execution)
+    first = np.zeros(cas.gate.kernels[0].shape, "float32")
+    first[1, 1, 0, :] = 1.0
+    cas.gate.kernels[0].assign(first)
+    cas.gate.biases[-1].assign([0.0])
+    for kernel in cas.gate.kernels[1:]:
+        kernel.assign(np.ones(kernel.shape, "float32"))
+    images[..., 0] = -1.0
+    images[0, 0, 0, 0] = images[1, 9, 9, 0] = images[1, 5, 1, 0] = 1.0  # 3 of 4 x 9 tiles
+    assert kept_tile_fractions(model, images) == {"cas": pytest.approx(3 / 36)}
+    assert effective_flops(model, images) == pytest.approx(
+        gate + 3 / 4 * 16 * conv_and_product_per_position)
