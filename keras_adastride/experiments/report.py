@@ -5,7 +5,10 @@ Per variant, for every metric ``m`` of the task (fractions in [0, 1], shown in p
 reference variant with its 95% Student-t interval (``m_diff``, ``m_ci95_low``, ``m_ci95_high``).
 Then parameters; FLOPs (as counted by :func:`keras_adastride.flops.count_flops`); wall and
 process-CPU seconds per epoch and the CPU-time ratio to the reference; and each CAS / PAS
-layer's effective stride, averaged over seeds.
+layer's effective stride, averaged over seeds. When the runs measured inference
+(:func:`keras_adastride.experiments.train.inference_figures`), the means over seeds of the CPU time
+per test image with dense and sparse execution, the effective FLOPs, the share of test images
+whose prediction is the same with both, and each CAS / PAS layer's kept tile fraction.
 """
 
 import csv
@@ -17,8 +20,20 @@ import numpy as np
 
 from keras_adastride.experiments.stats import mean_std, paired_difference_ci
 
+INFERENCE_COLUMNS = ("dense_ms_per_image", "sparse_ms_per_image", "effective_flops",
+                     "sparse_same_predictions", "kept_tiles")
 SHARED_COLUMNS = ("params", "flops", "seconds_per_epoch", "cpu_seconds_per_epoch",
-                  "cpu_time_relative", "effective_strides")
+                  "cpu_time_relative", "effective_strides", *INFERENCE_COLUMNS)
+
+
+def _inference_means(runs):
+    """Means over ``runs`` of their inference figures (NaN where none measured them)."""
+    figures = [run.inference for run in runs if run.inference is not None]
+    mean = lambda key: float(np.mean([  # noqa: E731
+        math.nan if f[key] is None else f[key] for f in figures])) if figures else math.nan
+    kept = {name: float(np.mean([f["kept_tiles"][name] for f in figures]))
+            for name in (figures[0]["kept_tiles"] if figures else {})}
+    return {**{key: mean(key) for key in INFERENCE_COLUMNS[:-1]}, "kept_tiles": kept}
 
 
 def columns(metrics):
@@ -65,6 +80,7 @@ def summarize(runs, metrics=("test_accuracy",), reference="original"):
                 name: float(np.mean([seeded[s].effective_strides[name] for s in seeds]))
                 for name in layer_names
             },
+            **_inference_means([seeded[s] for s in seeds]),
         })
         rows.append(row)
     return rows, reference
@@ -96,6 +112,10 @@ def format_table(rows, reference, metrics=("test_accuracy",)):
         header += [f"{label} % (mean ± std)", f"Δ {label} vs {reference} % [95% CI]"]
     header += ["params", "FLOPs", "wall s/epoch", "CPU s/epoch", f"CPU time vs {reference}",
                "effective stride per adaptive layer"]
+    inference = any(not math.isnan(row["dense_ms_per_image"]) for row in rows)
+    if inference:
+        header += ["inference CPU ms/image dense / sparse", "effective FLOPs (sparse)",
+                   "kept tiles per adaptive layer", "same predictions sparse/dense %"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         cells = [row["variant"]]
@@ -107,6 +127,15 @@ def format_table(rows, reference, metrics=("test_accuracy",)):
         cells += [f"{row['params']:,}", f"{row['flops']:,}", f"{row['seconds_per_epoch']:.2f}",
                   f"{row['cpu_seconds_per_epoch']:.2f}", f"{row['cpu_time_relative']:.2f}x",
                   strides]
+        if inference:
+            sparse = "-" if math.isnan(row["sparse_ms_per_image"]) else \
+                f"{row['sparse_ms_per_image']:.3f}"
+            kept = ", ".join(f"{name}: {value:.2f}" for name, value in
+                             row["kept_tiles"].items()) or "-"
+            cells += [f"{row['dense_ms_per_image']:.3f} / {sparse}",
+                      f"{row['effective_flops']:,.0f}", kept,
+                      "-" if math.isnan(row["sparse_same_predictions"]) else
+                      _percent(row["sparse_same_predictions"])]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -118,7 +147,8 @@ def write_csv(rows, path, metrics=("test_accuracy",)):
         writer.writeheader()
         for row in rows:
             strides = ";".join(f"{k}={v:.4f}" for k, v in row["effective_strides"].items())
-            writer.writerow({**row, "effective_strides": strides})
+            kept = ";".join(f"{k}={v:.4f}" for k, v in row["kept_tiles"].items())
+            writer.writerow({**row, "effective_strides": strides, "kept_tiles": kept})
 
 
 def _json_safe(value):

@@ -1,5 +1,6 @@
 """What every run of the main job shares, whatever the task: the run record, epoch timing, the
-model builder call, and the CAS / PAS gates' effective strides and maps.
+model builder call, the CAS / PAS gates' effective strides and maps, and the inference figures
+(time per image with dense and sparse execution, kept tiles, effective FLOPs).
 
 With no GPU the models are compiled with ``jit_compile=False`` (:func:`default_jit_compile`):
 Keras' default ``"auto"`` turns XLA on with the TensorFlow backend even on a CPU, where it is
@@ -25,7 +26,8 @@ class RunResult:
     """What one (variant, seed) training run measured (``model`` is kept in memory only).
 
     ``metrics``: ``{name: value}``, at least the task's ``metrics``; ``epoch_seconds`` /
-    ``epoch_cpu_seconds``: wall time / CPU time of this process (every thread) per epoch.
+    ``epoch_cpu_seconds``: wall time / CPU time of this process (every thread) per epoch;
+    ``inference``: :func:`inference_figures` on the test images (None when not measured).
     """
 
     variant: str
@@ -37,6 +39,7 @@ class RunResult:
     params: int
     flops: int
     effective_strides: dict
+    inference: dict = None
     model: object = dataclasses.field(default=None, repr=False)
 
     @property
@@ -140,10 +143,92 @@ class EpochTimer(keras.callbacks.Callback):
         self.cpu_seconds.append(time.process_time() - self._start[1])
 
 
-def measure_run(model, variant, seed, metrics, history, timer, stride_images):
+#: rounds of the inference timing (dense and sparse alternate; the median is kept)
+INFERENCE_ROUNDS = 3
+
+
+def _timed_passes(functions, images, batch_size, rounds):
+    """Run each function over ``images`` in batches, alternating, ``rounds`` times: ``{name:
+    (median CPU seconds, median wall seconds) per pass}`` and each function's last outputs."""
+    import tensorflow as tf
+
+    batches = [tf.constant(images[i:i + batch_size]) for i in range(0, len(images), batch_size)]
+    times = {name: [] for name in functions}
+    outputs = {}
+    for name, function in functions.items():
+        function(batches[0])  # trace and warm up
+    for _ in range(rounds):
+        for name, function in functions.items():
+            start = (time.process_time(), time.perf_counter())
+            outputs[name] = [function(batch) for batch in batches]
+            times[name].append((time.process_time() - start[0], time.perf_counter() - start[1]))
+    medians = {name: tuple(float(np.median([t[i] for t in ts])) for i in range(2))
+               for name, ts in times.items()}
+    return medians, {name: np.concatenate([keras.ops.convert_to_numpy(o) for o in outs])
+                     for name, outs in outputs.items()}
+
+
+def inference_figures(model, images, labels=None, batch_size=256, rounds=INFERENCE_ROUNDS):
+    """Inference on ``images`` with dense and with sparse execution of the same weights.
+
+    Returns ``{"dense_ms_per_image", "sparse_ms_per_image"`` (process CPU time, every thread;
+    ``..._wall_ms_per_image``: wall time), ``"kept_tiles"`` (``{CAS/PAS layer: kept tile
+    fraction}``), ``"effective_flops"`` (per image, :func:`keras_adastride.flops.effective_flops`),
+    ``"sparse_max_abs_difference"`` (largest output difference sparse - dense),
+    ``"sparse_same_predictions"`` (share of images whose argmax agrees) and, with ``labels``,
+    ``"dense_accuracy"`` / ``"sparse_accuracy"``}``. A model without CAS / PAS has no sparse
+    figures (None). Sparse execution: every CAS / PAS with ``sparse_inference=True`` while its
+    graph is traced (the model's own setting is restored).
+    """
+    import tensorflow as tf
+
+    from keras_adastride.flops import effective_flops, kept_tile_fractions
+
+    layers = adaptive_layers(model)
+    spec = tf.TensorSpec((None, *images.shape[1:]), tf.float32)
+    functions = {"dense": tf.function(lambda x: model(x, training=False), input_signature=[spec])}
+    saved = [layer.sparse_inference for layer in layers]
+    try:
+        for layer, value in zip(layers, saved):
+            layer.sparse_inference = False
+        functions["dense"].get_concrete_function()
+        if layers:
+            for layer in layers:
+                layer.sparse_inference = True
+            functions["sparse"] = tf.function(lambda x: model(x, training=False),
+                                              input_signature=[spec])
+            functions["sparse"].get_concrete_function()
+    finally:
+        for layer, value in zip(layers, saved):
+            layer.sparse_inference = value
+    times, outputs = _timed_passes(functions, images, batch_size, rounds)
+    figures = {"dense_ms_per_image": 1e3 * times["dense"][0] / len(images),
+               "dense_wall_ms_per_image": 1e3 * times["dense"][1] / len(images),
+               "sparse_ms_per_image": None, "sparse_wall_ms_per_image": None,
+               "kept_tiles": kept_tile_fractions(model, images, batch_size),
+               "effective_flops": float(effective_flops(model, images, batch_size)),
+               "sparse_max_abs_difference": None, "sparse_same_predictions": None}
+    if labels is not None:
+        figures["dense_accuracy"] = float(np.mean(outputs["dense"].argmax(-1) == labels))
+        figures["sparse_accuracy"] = None
+    if layers:
+        figures.update(
+            sparse_ms_per_image=1e3 * times["sparse"][0] / len(images),
+            sparse_wall_ms_per_image=1e3 * times["sparse"][1] / len(images),
+            sparse_max_abs_difference=float(np.abs(outputs["sparse"] - outputs["dense"]).max()),
+            sparse_same_predictions=float(np.mean(
+                outputs["sparse"].argmax(-1) == outputs["dense"].argmax(-1))),
+        )
+        if labels is not None:
+            figures["sparse_accuracy"] = float(np.mean(outputs["sparse"].argmax(-1) == labels))
+    return figures
+
+
+def measure_run(model, variant, seed, metrics, history, timer, stride_images,
+                inference_images=None, inference_labels=None):
     """The :class:`RunResult` of a trained ``model``: ``metrics`` as given, the fit ``history``
     and ``timer`` (:class:`EpochTimer`), parameters, FLOPs and the effective strides of its gates
-    on ``stride_images``."""
+    on ``stride_images``; with ``inference_images`` (and labels), :func:`inference_figures`."""
     from keras_adastride.flops import count_flops
 
     return RunResult(
@@ -156,5 +241,7 @@ def measure_run(model, variant, seed, metrics, history, timer, stride_images):
         params=int(model.count_params()),
         flops=int(count_flops(model)),
         effective_strides=effective_strides(model, stride_images),
+        inference=None if inference_images is None else inference_figures(
+            model, inference_images, inference_labels),
         model=model,
     )

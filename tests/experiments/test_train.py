@@ -33,3 +33,37 @@ def test_no_budget_by_default_and_bad_budget_named():
         ComparisonConfig(target_stride=0.5)
     with pytest.raises(ValueError, match="target_stride_weight must be > 0, got 0"):
         ComparisonConfig(target_stride=2, target_stride_weight=0)
+
+
+def test_inference_figures_dense_and_sparse_of_the_same_weights():
+    import keras
+    import numpy as np
+
+    from keras_adastride import CAS, PAS
+    from keras_adastride.experiments.train import inference_figures
+    from keras_adastride.flops import count_flops
+
+    def tiny(gated):
+        image = keras.Input((12, 12, 1))
+        x = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(image)
+        if gated:
+            x = PAS(name="pas", gate_init="random")(CAS(4, 3, name="cas", gate_init="random")(x))
+        return keras.Model(image, keras.layers.Dense(3)(keras.layers.GlobalAveragePooling2D()(x)))
+
+    rng = np.random.default_rng(0)
+    images = rng.normal(size=(6, 12, 12, 1)).astype("float32")
+    labels = rng.integers(0, 3, 6)
+    model = tiny(gated=True)
+    figures = inference_figures(model, images, labels, batch_size=4, rounds=1)
+    assert [layer.sparse_inference for layer in adaptive_layers(model)] == [False, False]
+    assert figures["sparse_same_predictions"] == 1.0
+    assert figures["sparse_max_abs_difference"] <= 1e-5
+    assert figures["sparse_accuracy"] == figures["dense_accuracy"]
+    assert figures["dense_ms_per_image"] > 0 and figures["sparse_ms_per_image"] > 0
+    assert sorted(figures["kept_tiles"]) == ["cas", "pas"]
+    assert all(0 <= kept <= 1 for kept in figures["kept_tiles"].values())
+    assert 0 < figures["effective_flops"]
+    plain = tiny(gated=False)
+    figures = inference_figures(plain, images, labels, rounds=1)
+    assert figures["sparse_ms_per_image"] is None and figures["kept_tiles"] == {}
+    assert figures["effective_flops"] == count_flops(plain)

@@ -94,7 +94,8 @@ def train_classifier(model_name, variant, seed, data, *, epochs, batch_size, lea
     )
     return measure_run(model, variant, seed, {"test_accuracy": test_accuracy,
                                               "test_loss": test_loss},
-                       history, timer, data["x_test"][:stride_images])
+                       history, timer, data["x_test"][:stride_images],
+                       inference_images=data["x_test"], inference_labels=data["y_test"])
 
 
 class ClassificationTask(Task):
