@@ -70,11 +70,11 @@ GATE_VARIANTS = {
     "w16 d3 k1": dict(gate_width=16),
     "d1 (one conv)": dict(gate_depth=1),
 }
-#: sparse execution: (batch, size, in_channels, filters, stride) rows, block sizes, kept fractions
+#: sparse execution: ((batch, size, in_channels, filters, stride), block sizes) and kept fractions
 SPARSE_GRIDS = {
-    "small": dict(configs=[(32, 64, 32, 64, 1), (32, 64, 32, 64, 2)], blocks=(8, 4, 16),
+    "small": dict(configs=[((32, 64, 32, 64, 1), (8, 16, 4)), ((32, 64, 32, 64, 2), (8, 16))],
                   kept=(1.0, 0.75, 0.5, 0.25, 0.1, 0.0)),
-    "tiny": dict(configs=[(2, 16, 4, 8, 1)], blocks=(4,), kept=(1.0, 0.25, 0.0)),
+    "tiny": dict(configs=[((2, 16, 4, 8, 1), (4,))], kept=(1.0, 0.25, 0.0)),
 }
 MARK = "<!-- bench:{label}:{end} -->"
 
@@ -355,8 +355,8 @@ def section_sparse(args):
 
     grid = SPARSE_GRIDS[args.grid]
     rows, crossings = [], []
-    for batch, size, channels, filters, stride in grid["configs"]:
-        for block in grid["blocks"]:
+    for (batch, size, channels, filters, stride), blocks in grid["configs"]:
+        for block in blocks:
             layers = {mode: CAS(filters, 3, strides=stride, padding="same",
                                 sparse_inference=mode, sparse_block_size=block)
                       for mode in (False, True, "auto")}
