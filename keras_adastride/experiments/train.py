@@ -182,7 +182,7 @@ def inference_figures(model, images, labels=None, batch_size=256, rounds=INFEREN
     """
     import tensorflow as tf
 
-    from keras_adastride.flops import effective_flops, kept_tile_fractions
+    from keras_adastride.flops import count_flops, kept_tile_fractions
 
     layers = adaptive_layers(model)
     spec = tf.TensorSpec((None, *images.shape[1:]), tf.float32)
@@ -202,11 +202,12 @@ def inference_figures(model, images, labels=None, batch_size=256, rounds=INFEREN
         for layer, value in zip(layers, saved):
             layer.sparse_inference = value
     times, outputs = _timed_passes(functions, images, batch_size, rounds)
+    kept_tiles = kept_tile_fractions(model, images, batch_size)
     figures = {"dense_ms_per_image": 1e3 * times["dense"][0] / len(images),
                "dense_wall_ms_per_image": 1e3 * times["dense"][1] / len(images),
                "sparse_ms_per_image": None, "sparse_wall_ms_per_image": None,
-               "kept_tiles": kept_tile_fractions(model, images, batch_size),
-               "effective_flops": float(effective_flops(model, images, batch_size)),
+               "kept_tiles": kept_tiles,
+               "effective_flops": float(count_flops(model, kept_tiles)),
                "sparse_max_abs_difference": None, "sparse_same_predictions": None}
     if labels is not None:
         figures["dense_accuracy"] = float(np.mean(outputs["dense"].argmax(-1) == labels))
