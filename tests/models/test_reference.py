@@ -3,7 +3,7 @@
 Reference counts: keras.applications (built here, ``weights=None``) for VGG16, MobileNet and
 ResNet-50, with their weights copied layer by layer giving identical outputs; torchvision's counts
 for AlexNet (61,100,840), VGG11 (132,863,336) and ResNet-18 (11,689,512); the YOLOX README for
-YOLOX-S (8.97 M parameters, 26.8 GFLOPs at 640); the U-Net paper's layout; DESIGN §1 for the
+YOLOX-S (8.97 M parameters, 26.8 GFLOPs at 640); the U-Net paper's layout; docs/DESIGN.md §1 for the
 dilated VGG (25,474). FLOP references (torchvision's model tables give multiply-adds, ours count
 2 per multiply-add): AlexNet 0.71 G, VGG16 15.47 G, ResNet-18 1.81 G multiply-adds, MobileNet
 569 M (its paper).
@@ -116,7 +116,7 @@ def test_unet_size():
 
 def test_dilated_vgg_size():
     model = models.dilated_vgg()
-    assert trainable(model) == 25_474  # DESIGN §1 (torch-style count)
+    assert trainable(model) == 25_474  # docs/DESIGN.md §1 (torch-style count)
     assert model.count_params() - trainable(model) == bn_statistics(model) == 240
     # stride-2 baseline: same parameters, not the same resolution
     strided = models.dilated_vgg(downsampling="strided")
