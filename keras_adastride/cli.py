@@ -35,6 +35,16 @@ def _subset(text):
     return value
 
 
+def _optional_float(text):
+    """``none`` -> None, else a float."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number or 'none', got {text!r}") from None
+
+
 def _names(text):
     return tuple(name.strip() for name in text.split(",") if name.strip())
 
@@ -85,9 +95,10 @@ def build_parser():
              "(default: 1 on a terminal, 2 when stdout is a file or pipe)")
     add("--gate-images", type=int, default=_default("gate_images"),
         help="test images shown in gate_maps.png (default: %(default)s)")
-    add("--target-stride", type=float, default=_default("target_stride"),
+    add("--target-stride", type=_optional_float, default=_default("target_stride"),
         help="gate budget for every CAS / PAS layer: a loss pulls each gate towards keeping "
-             "1/target_stride^2 of its positions (default: %(default)s, no budget)")
+             "1/target_stride^2 of its positions; 'none' = no budget, free gates (default: "
+             "%(default)s)")
     add("--target-stride-weight", type=float, default=_default("target_stride_weight"),
         help="weight of that loss (default: %(default)s)")
     return parser

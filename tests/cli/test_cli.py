@@ -118,6 +118,8 @@ BAD_VALUES = [
     (["--val-subset", "0"], "val_subset must be an integer >= 1, got 0"),
     (["--gate-images", "0"], "gate_images must be an integer >= 1, got 0"),
     (["--target-stride", "0.5"], "target_stride must be >= 1 or None, got 0.5"),
+    (["--target-stride", "two"], "argument --target-stride: must be a number or 'none', got "
+                                 "'two'"),
     (["--target-stride-weight", "0"], "target_stride_weight must be > 0, got 0.0"),
     (["--verbose", "3"], "argument --verbose: invalid choice: 3"),
     (["--dataset", "imagenet"], "argument --dataset: invalid choice: 'imagenet'"),
@@ -181,3 +183,23 @@ def test_missing_matplotlib_fails_before_training(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
     with pytest.raises(ImportError, match=r"keras_adastride\[plots\]"):
         main(["--output", str(tmp_path / "out"), "--verbose", "0"])
+
+
+def test_budget_off_on_request_and_verbosity_follows_the_terminal(monkeypatch):
+    import io
+
+    from keras_adastride.cli import build_parser
+    from keras_adastride.experiments.config import ComparisonConfig
+
+    assert build_parser().parse_args(["--target-stride", "none"]).target_stride is None
+    assert build_parser().parse_args([]).target_stride == 2.0
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(sys, "stdout", Terminal())
+    assert ComparisonConfig().verbose == 1  # progress bars on a terminal
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    assert ComparisonConfig().verbose == 2  # one line per epoch in a log file
+    assert ComparisonConfig(verbose=0).verbose == 0

@@ -20,15 +20,16 @@ def test_target_stride_reaches_every_gate(variant):
 
 @pytest.mark.parametrize("variant", ["original", "spd"])
 def test_gate_options_ignored_where_there_is_no_gate(variant):
-    options = ComparisonConfig(target_stride=2).gate_options()
+    options = ComparisonConfig().gate_options()
     with_options = build_model("small_vgg", variant, (28, 28, 1), 10, gate_options=options)
     plain = build_model("small_vgg", variant, (28, 28, 1), 10)
     assert with_options.count_params() == plain.count_params()
     assert not adaptive_layers(with_options)
 
 
-def test_no_budget_by_default_and_bad_budget_named():
-    assert ComparisonConfig().gate_options() is None
+def test_a_budget_by_default_none_on_request_and_bad_budget_named():
+    assert ComparisonConfig().gate_options() == {"target_stride": 2.0, "target_stride_weight": 1.0}
+    assert ComparisonConfig(target_stride=None).gate_options() is None
     with pytest.raises(ValueError, match="target_stride must be >= 1 or None, got 0.5"):
         ComparisonConfig(target_stride=0.5)
     with pytest.raises(ValueError, match="target_stride_weight must be > 0, got 0"):
