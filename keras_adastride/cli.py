@@ -95,12 +95,13 @@ def build_parser():
              "(default: 1 on a terminal, 2 when stdout is a file or pipe)")
     add("--gate-images", type=int, default=_default("gate_images"),
         help="test images shown in gate_maps.png (default: %(default)s)")
-    add("--target-stride", type=_optional_float, default=_default("target_stride"),
+    add("--target-stride", type=_optional_float, default=argparse.SUPPRESS,
         help="gate budget for every CAS / PAS layer: a loss pulls each gate towards keeping "
-             "1/target_stride^2 of its positions; 'none' = no budget, free gates (default: "
-             "%(default)s)")
-    add("--target-stride-weight", type=float, default=_default("target_stride_weight"),
-        help="weight of that loss (default: %(default)s)")
+             "1/target_stride^2 of its positions; 'none' = no budget, free gates (default: the "
+             f"task's, {_task_defaults('default_target_stride')})")
+    add("--target-stride-weight", type=float,
+        help="weight of that loss (default: the task's, "
+             f"{_task_defaults('default_target_stride_weight')})")
     return parser
 
 
@@ -109,7 +110,8 @@ def config_from_args(parser, argv=None):
     ends the program through ``parser.error`` (usage, message, exit code 2)."""
     args = parser.parse_args(argv)
     try:
-        config = ComparisonConfig(**{name: getattr(args, name) for name in DEFAULTS})
+        config = ComparisonConfig(**{name: getattr(args, name, DEFAULTS[name].default)
+                                     for name in DEFAULTS})
         get_task(config.task).validate(config)
     except ValueError as error:
         parser.error(str(error))

@@ -9,6 +9,10 @@ import sys
 from keras_adastride.experiments.tasks import get_task
 
 
+#: ``target_stride`` value meaning "the task's default" (None already means "no budget").
+TASK_DEFAULT = "task default"
+
+
 @dataclasses.dataclass
 class ComparisonConfig:
     """What to compare and how long to train; the defaults are the README's main job.
@@ -19,9 +23,10 @@ class ComparisonConfig:
     images scored after each epoch (the learning curves); ``target_stride`` /
     ``target_stride_weight``: the gate budget given to every CAS / PAS layer (None: no budget,
     the gates are free), so a CAS gate is pulled towards keeping 1/target_stride² of its
-    positions. The default budget (2, weight 1) is the measured setting at which the gates of
-    the default run drop positions within its 117 training steps (weight 0.1: none dropped;
-    docs/comparison.md); ``verbose`` None: 1 (progress bars) when stdout is a terminal, else 2 (one line
+    positions; by default (:data:`TASK_DEFAULT` / None) the task's ``default_target_stride`` /
+    ``default_target_stride_weight`` (classification: 2, weight 1, the measured setting at which
+    the gates of the default run drop positions within its 117 training steps; weight 0.1
+    dropped none: docs/comparison.md); ``verbose`` None: 1 (progress bars) when stdout is a terminal, else 2 (one line
     per epoch).
     """
 
@@ -40,14 +45,18 @@ class ComparisonConfig:
     output: str = "adastride_results"
     verbose: int = None
     gate_images: int = 4
-    target_stride: float = 2.0
-    target_stride_weight: float = 1.0
+    target_stride: float = TASK_DEFAULT
+    target_stride_weight: float = None
 
     def __post_init__(self):
         task = get_task(self.task)
         self.model = task.default_model if self.model is None else self.model
         self.dataset = task.default_dataset if self.dataset is None else self.dataset
         self.variants = tuple(task.default_variants if self.variants is None else self.variants)
+        if isinstance(self.target_stride, str) and self.target_stride == TASK_DEFAULT:
+            self.target_stride = task.default_target_stride
+        if self.target_stride_weight is None:
+            self.target_stride_weight = task.default_target_stride_weight
         if self.verbose is None:
             self.verbose = 1 if sys.stdout.isatty() else 2
         if self.dataset not in task.datasets:

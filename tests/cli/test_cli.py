@@ -192,7 +192,7 @@ def test_budget_off_on_request_and_verbosity_follows_the_terminal(monkeypatch):
     from keras_adastride.experiments.config import ComparisonConfig
 
     assert build_parser().parse_args(["--target-stride", "none"]).target_stride is None
-    assert build_parser().parse_args([]).target_stride == 2.0
+    assert ComparisonConfig(**vars(build_parser().parse_args([]))).target_stride == 2.0
 
     class Terminal(io.StringIO):
         def isatty(self):

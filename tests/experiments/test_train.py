@@ -30,6 +30,10 @@ def test_gate_options_ignored_where_there_is_no_gate(variant):
 def test_a_budget_by_default_none_on_request_and_bad_budget_named():
     assert ComparisonConfig().gate_options() == {"target_stride": 2.0, "target_stride_weight": 1.0}
     assert ComparisonConfig(target_stride=None).gate_options() is None
+    # The budget is the task's default: a task without one (the base class's) gets none.
+    assert ComparisonConfig(task="segmentation").gate_options() is None
+    assert ComparisonConfig(task="segmentation", target_stride=3).gate_options() == {
+        "target_stride": 3.0, "target_stride_weight": 0.1}
     with pytest.raises(ValueError, match="target_stride must be >= 1 or None, got 0.5"):
         ComparisonConfig(target_stride=0.5)
     with pytest.raises(ValueError, match="target_stride_weight must be > 0, got 0"):

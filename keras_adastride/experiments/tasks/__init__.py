@@ -24,6 +24,8 @@ Contract (``config`` is a :class:`keras_adastride.experiments.config.ComparisonC
 - ``datasets``, ``default_dataset``, ``default_model``, ``default_variants``: what
   ``--dataset`` accepts and what a config without them uses; ``example_figure``: the file name of
   :meth:`Task.draw_examples`'s picture.
+- ``default_target_stride``, ``default_target_stride_weight``: the CAS / PAS gate budget of a
+  config that does not set one (base class: None, no budget; classification: 2 and 1).
 - ``validate(config)``: raise ``ValueError`` (naming argument and value) for everything that can be
   checked before data is loaded or anything is trained: the model exists for this task, every
   variant is supported by its builder, the model fits the data's shape, subsets fit the data.

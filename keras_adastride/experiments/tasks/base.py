@@ -12,6 +12,8 @@ class Task:
     default_model = None
     default_variants = ()
     example_figure = None
+    default_target_stride = None
+    default_target_stride_weight = 0.1
 
     def validate(self, config):
         raise NotImplementedError
