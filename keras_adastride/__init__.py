@@ -2,7 +2,8 @@
 
 Layers: :class:`CAS` (conv with adaptive stride), :class:`PAS` (pooling with adaptive stride),
 :class:`StrideGate` (their shared gate branch), :class:`SpaceToDepth` and
-:class:`SpaceToDepthConv` (SPD-Conv).
+:class:`SpaceToDepthConv` (SPD-Conv); the pooling kinds of :mod:`keras_adastride.layers.pooling`
+(:class:`StochasticPooling2D`, :class:`MedianPooling2D`).
 
 ``import keras_adastride`` imports the layers and registers them (and ``AveragingKernel``,
 ``detection.DetectionDecoder`` and ``detection.YOLOXDetector``) with Keras, so that ``keras.models.load_model`` finds them. One exception: while Python locates a
@@ -21,9 +22,11 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "AveragingKernel": "keras_adastride.initializers",
     "CAS": "keras_adastride.layers",
+    "MedianPooling2D": "keras_adastride.layers",
     "PAS": "keras_adastride.layers",
     "SpaceToDepth": "keras_adastride.layers",
     "SpaceToDepthConv": "keras_adastride.layers",
+    "StochasticPooling2D": "keras_adastride.layers",
     "StrideGate": "keras_adastride.layers",
 }
 __all__ = sorted(_PUBLIC) + ["__version__"]

@@ -11,12 +11,16 @@ import types
 
 
 class Generation:
-    """A Keras generation: its module (``keras`` or ``tf_keras``) and its ``ops`` namespace."""
+    """A Keras generation: its module (``keras`` or ``tf_keras``), its ``ops`` namespace and its
+    seeded random numbers (``seed_generator(seed)``; ``uniform(shape, generator)`` in [0, 1),
+    float32), which follow the generation's global seed (``set_random_seed``)."""
 
-    def __init__(self, name, keras_module, ops):
+    def __init__(self, name, keras_module, ops, seed_generator, uniform):
         self.name = name
         self.keras = keras_module
         self.ops = ops
+        self.seed_generator = seed_generator
+        self.uniform = uniform
 
     def __repr__(self):
         return f"Generation({self.name!r})"
@@ -69,6 +73,17 @@ def _make_tf_ops():
         split=split,
         pad=lambda x, pad_width: tf.pad(x, pad_width),
         mean=tf.reduce_mean,
+        sum=tf.reduce_sum,
+        cumsum=tf.cumsum,
+        maximum=tf.maximum,
+        minimum=tf.minimum,
+        where=tf.where,
+        stack=lambda xs, axis: tf.stack(xs, axis=axis),
+        expand_dims=tf.expand_dims,
+        ones=lambda shape, dtype="float32": tf.ones(shape, dtype),
+        ones_like=tf.ones_like,
+        zeros_like=tf.zeros_like,
+        full_like=lambda x, value: tf.fill(tf.shape(x), tf.cast(value, x.dtype)),
         abs=tf.abs,
         sort=tf.sort,
         arange=tf.range,
@@ -83,14 +98,27 @@ def keras3():
     """The Keras 3 generation (``keras.ops`` works on every backend)."""
     import keras
 
-    return Generation("keras3", keras, keras.ops)
+    return Generation(
+        "keras3", keras, keras.ops, keras.random.SeedGenerator,
+        lambda shape, generator: keras.random.uniform(shape, seed=generator),
+    )
+
+
+def _tf_keras_random_generator(seed):
+    """tf_keras's seeded generator (what its Dropout uses; not in the public ``backend``)."""
+    from tf_keras.src import backend
+
+    return backend.RandomGenerator(seed)
 
 
 def tf_keras():
     """The ``tf_keras`` (Keras 2) generation, which TFMOT requires."""
     import tf_keras as tfk
 
-    return Generation("tf_keras", tfk, _make_tf_ops())
+    return Generation(
+        "tf_keras", tfk, _make_tf_ops(), _tf_keras_random_generator,
+        lambda shape, generator: generator.random_uniform(shape),
+    )
 
 
 LOG_E_MINUS_1 = math.log(math.e - 1.0)

@@ -27,11 +27,13 @@ import math
 
 import keras
 
-from keras_adastride.layers import CAS, PAS, SpaceToDepthConv, StrideGate
+from keras_adastride.layers import (CAS, PAS, MedianPooling2D, SpaceToDepthConv,
+                                    StochasticPooling2D, StrideGate)
 
 _ELEMENTWISE = (keras.layers.Add, keras.layers.Multiply, keras.layers.Subtract,
                 keras.layers.Average, keras.layers.Maximum, keras.layers.Minimum)
-_POOLS = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
+_POOLS = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D, MedianPooling2D,
+          StochasticPooling2D)
 _GLOBAL_POOLS = (keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D)
 
 
@@ -163,12 +165,11 @@ def layer_flops(layer, input_shapes, output_shapes, kept=None):
         main = _conv2d(layer.conv, x, y) + _size(y, layer)
         return main * _computed_share(layer, y, kept) + _gate(layer.gate, x)
     if isinstance(layer, PAS):
-        pools = [p for p in (layer.max_pool, layer.average_pool) if p is not None]
-        pooled = layer.max_pool.compute_output_shape(tuple(x)) if layer.max_pool else \
-            layer.average_pool.compute_output_shape(tuple(x))
+        # k² per output and pooling (median / stochastic: counted as one pass over the window)
+        pools = layer._pools()
+        pooled = pools[0].compute_output_shape(tuple(x))
         main = sum(_size(pooled, layer) * math.prod(layer.pool_size) for _ in pools)
-        if layer.pool_mode == "avg_max_add":
-            main += _size(pooled, layer)
+        main += {"avg_max_add": 1, "avg_max_mean": 2}.get(layer.pool_mode, 0) * _size(pooled, layer)
         main += _size(y, layer)
         return main * _computed_share(layer, y, kept) + _gate(layer.gate, x)
     if isinstance(layer, StrideGate):

@@ -6,6 +6,8 @@ import keras
 from keras_adastride._backend import keras3
 from keras_adastride.layers.cas import CASLogic
 from keras_adastride.layers.pas import PASLogic
+from keras_adastride.layers.pooling.median import MedianPooling2DLogic
+from keras_adastride.layers.pooling.stochastic import StochasticPooling2DLogic
 from keras_adastride.layers.space_to_depth import SpaceToDepthLogic
 from keras_adastride.layers.space_to_depth_conv import SpaceToDepthConvLogic
 from keras_adastride.layers.stride_gate import StrideGateLogic
@@ -28,10 +30,23 @@ class CAS(CASLogic, keras.layers.Layer):
 
 
 @_register
+class StochasticPooling2D(StochasticPooling2DLogic, keras.layers.Layer):
+    __doc__ = StochasticPooling2DLogic.__doc__
+    _gen = KERAS3
+
+
+@_register
+class MedianPooling2D(MedianPooling2DLogic, keras.layers.Layer):
+    __doc__ = MedianPooling2DLogic.__doc__
+    _gen = KERAS3
+
+
+@_register
 class PAS(PASLogic, keras.layers.Layer):
     __doc__ = PASLogic.__doc__
     _gen = KERAS3
     _gate_class = StrideGate
+    _window_pool_classes = {"stochastic": StochasticPooling2D, "median": MedianPooling2D}
 
 
 @_register
@@ -47,4 +62,5 @@ class SpaceToDepthConv(SpaceToDepthConvLogic, keras.layers.Layer):
     _space_to_depth_class = SpaceToDepth
 
 
-__all__ = ["CAS", "PAS", "SpaceToDepth", "SpaceToDepthConv", "StrideGate"]
+__all__ = ["CAS", "MedianPooling2D", "PAS", "SpaceToDepth", "SpaceToDepthConv",
+           "StochasticPooling2D", "StrideGate"]

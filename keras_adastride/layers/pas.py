@@ -6,10 +6,8 @@ from keras_adastride.layers.adaptive_stride import (
     SPARSE_ARGUMENTS,
     AdaptiveStrideLogic,
 )
-
-#: pool_mode -> initial map. "avg_max_add" is avg + max; "avg_max_concat" stacks [avg, max] on
-#: channels (twice the input channels).
-POOL_MODES = ("max", "average", "avg_max_add", "avg_max_concat")
+from keras_adastride.layers.pooling.pool_modes import (POOL_MODES, channel_multiplier,
+                                                       combine_pools, make_pools)
 
 
 class PASLogic(AdaptiveStrideLogic):
@@ -17,7 +15,10 @@ class PASLogic(AdaptiveStrideLogic):
 
     ``outputs = pool(x; pool_size, strides) * gate(x)``. Takes what ``MaxPooling2D`` takes, with
     the same meaning and defaults (``strides=None`` means ``pool_size``), plus ``pool_mode``, the
-    gate and the sparse-execution arguments (see :class:`AdaptiveStrideLogic`). The gate's first
+    gate and the sparse-execution arguments (see :class:`AdaptiveStrideLogic`). ``pool_mode``:
+    "max", "average", "avg_max_add", "avg_max_mean", "avg_max_concat", "stochastic" or "median"
+    (see :mod:`keras_adastride.layers.pooling.pool_modes`; sparse inference: the first five).
+    The gate's first
     conv has kernel ``pool_size`` and the pooling strides and padding. With ``gate_channels="per_channel"`` the
     gate has one channel per input channel (shared by the avg and max halves of the concat form).
     """
@@ -61,13 +62,15 @@ class PASLogic(AdaptiveStrideLogic):
             data_format=self.data_format,
             dtype=self.dtype_policy,
         )
-        layers = self._gen.keras.layers
-        uses_max = self.pool_mode != "average"
-        uses_average = self.pool_mode != "max"
-        self.max_pool = layers.MaxPooling2D(**pooling, name="max_pool") if uses_max else None
-        self.average_pool = (
-            layers.AveragePooling2D(**pooling, name="average_pool") if uses_average else None
-        )
+        if sparse_inference and self.pool_mode in ("stochastic", "median"):
+            raise ValueError(
+                f"{name}: sparse_inference=True takes pool_mode max, average or avg_max_*; "
+                f"received pool_mode={pool_mode!r}."
+            )
+        pools = make_pools(self, self.pool_mode, pooling)
+        self.max_pool = pools.get("max")
+        self.average_pool = pools.get("average")
+        self.window_pool = pools.get("stochastic", pools.get("median"))  # or None
         self._init_gate(
             geometry=dict(
                 kernel_size=self.pool_size,
@@ -82,7 +85,9 @@ class PASLogic(AdaptiveStrideLogic):
         self._init_sparse(**{key: arguments[key] for key in SPARSE_ARGUMENTS})
 
     def _pools(self):
-        return [pool for pool in (self.average_pool, self.max_pool) if pool is not None]
+        """The poolings of the initial map, in :data:`POOL_MODES` order."""
+        pools = (self.average_pool, self.max_pool, self.window_pool)
+        return [pool for pool in pools if pool is not None]
 
     def _build_main(self, input_shape):
         for pool in self._pools():
@@ -102,11 +107,7 @@ class PASLogic(AdaptiveStrideLogic):
 
     def _combine(self, pooled, axis):
         """The initial map from the poolings of :meth:`_pools`, in that order."""
-        if self.pool_mode == "avg_max_concat":
-            return self._gen.ops.concatenate(pooled, axis=axis)
-        if self.pool_mode == "avg_max_add":
-            return pooled[0] + pooled[1]
-        return pooled[0]
+        return combine_pools(self._gen.ops, self.pool_mode, pooled, axis)
 
     def _expand_gate(self, gate):
         if self.pool_mode == "avg_max_concat" and self.gate_channels == "per_channel":
@@ -115,9 +116,9 @@ class PASLogic(AdaptiveStrideLogic):
 
     def _main_output_shape(self, input_shape):
         shape = list(self._pools()[0].compute_output_shape(input_shape))
-        if self.pool_mode == "avg_max_concat":
-            axis = 1 if self.data_format == "channels_first" else 3
-            shape[axis] = None if shape[axis] is None else 2 * shape[axis]
+        axis = 1 if self.data_format == "channels_first" else 3
+        if shape[axis] is not None:
+            shape[axis] *= channel_multiplier(self.pool_mode)
         return tuple(shape)
 
     def get_config(self):

@@ -17,6 +17,8 @@ from keras_adastride.tfmot.layers import (
     CAS,
     CUSTOM_OBJECTS,
     PAS,
+    MedianPooling2D,
+    StochasticPooling2D,
     TF_KERAS,
     SpaceToDepth,
     SpaceToDepthConv,
@@ -36,7 +38,9 @@ from keras_adastride.tfmot.quantization import (
 __all__ = [
     "CAS",
     "CUSTOM_OBJECTS",
+    "MedianPooling2D",
     "PAS",
+    "StochasticPooling2D",
     "TF_KERAS",
     "SpaceToDepth",
     "SpaceToDepthConv",

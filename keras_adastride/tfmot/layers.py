@@ -11,6 +11,7 @@ Pruning (``tfmot.sparsity.keras.prune_low_magnitude``) asks each layer for
     PAS, StrideGate     gate kernels (none if ``prune_gate=False``)
     SpaceToDepthConv    conv kernel
     SpaceToDepth        none (no weights)
+    StochasticPooling2D, MedianPooling2D   none (no weights)
 
 Biases are never pruned (as for built-in layers). ``prune_gate=False`` leaves the gate dense.
 Gate kernels under :data:`MIN_PRUNABLE_GATE_KERNEL` weights always stay dense: magnitude pruning
@@ -26,6 +27,8 @@ import tf_keras
 from keras_adastride._backend import tf_keras as _tf_keras_generation
 from keras_adastride.layers.cas import CASLogic
 from keras_adastride.layers.pas import PASLogic
+from keras_adastride.layers.pooling.median import MedianPooling2DLogic
+from keras_adastride.layers.pooling.stochastic import StochasticPooling2DLogic
 from keras_adastride.layers.space_to_depth import SpaceToDepthLogic
 from keras_adastride.layers.space_to_depth_conv import SpaceToDepthConvLogic
 from keras_adastride.layers.stride_gate import StrideGateLogic
@@ -81,11 +84,30 @@ class CAS(_PrunableGateMixin, CASLogic, tf_keras.layers.Layer):
         return [self.conv.kernel, *self._prunable_gate_kernels(self.gate)]
 
 
+class _NoWeightsMixin:
+    def get_prunable_weights(self):
+        """None: the layer has no weights."""
+        return []
+
+
+@_register
+class StochasticPooling2D(_NoWeightsMixin, StochasticPooling2DLogic, tf_keras.layers.Layer):
+    __doc__ = StochasticPooling2DLogic.__doc__
+    _gen = TF_KERAS
+
+
+@_register
+class MedianPooling2D(_NoWeightsMixin, MedianPooling2DLogic, tf_keras.layers.Layer):
+    __doc__ = MedianPooling2DLogic.__doc__
+    _gen = TF_KERAS
+
+
 @_register
 class PAS(_PrunableGateMixin, PASLogic, tf_keras.layers.Layer):
     __doc__ = PASLogic.__doc__
     _gen = TF_KERAS
     _gate_class = StrideGate
+    _window_pool_classes = {"stochastic": StochasticPooling2D, "median": MedianPooling2D}
 
     def get_prunable_weights(self):
         """The gate kernels (``[]`` with ``prune_gate=False``: pooling has no weights)."""
@@ -93,13 +115,9 @@ class PAS(_PrunableGateMixin, PASLogic, tf_keras.layers.Layer):
 
 
 @_register
-class SpaceToDepth(SpaceToDepthLogic, tf_keras.layers.Layer):
+class SpaceToDepth(_NoWeightsMixin, SpaceToDepthLogic, tf_keras.layers.Layer):
     __doc__ = SpaceToDepthLogic.__doc__
     _gen = TF_KERAS
-
-    def get_prunable_weights(self):
-        """None: the layer has no weights."""
-        return []
 
 
 @_register
@@ -115,5 +133,6 @@ class SpaceToDepthConv(SpaceToDepthConvLogic, tf_keras.layers.Layer):
 
 #: name -> class, for ``custom_objects`` / ``custom_object_scope``.
 CUSTOM_OBJECTS = {
-    cls.__name__: cls for cls in (CAS, PAS, SpaceToDepth, SpaceToDepthConv, StrideGate)
+    cls.__name__: cls for cls in (CAS, MedianPooling2D, PAS, SpaceToDepth, SpaceToDepthConv,
+                                  StochasticPooling2D, StrideGate)
 }

@@ -87,26 +87,41 @@ def test_int8_tflite_agrees_with_qat_model(qat_model, fashion):
     assert agreement >= 0.99, agreement
 
 
-@pytest.mark.parametrize("pool_mode, float_ops", [
-    ("avg_max_concat", set()),
-    # The sum of the two pools has no QAT range: TFLite keeps it, and the product, in float.
-    ("avg_max_add", {("ADD", "float32"), ("MUL", "float32")}),
+_FLOAT_PRODUCT = {("MUL", "float32")}
+# Median and stochastic pooling: the windows (PAD, STRIDED_SLICE, PACK) run int8; the sort, the
+# one-hot pick and the weighting have no QAT range inside the layer and run float, as the product.
+_WINDOW_FLOAT_OPS = {("SUM", "float32"), ("SELECT_V2", "bool"), ("ZEROS_LIKE", "float32")}
+
+
+@pytest.mark.parametrize("pool_modes, float_ops", [
+    (("avg_max_concat",), set()),
+    # The sum of the two pools has no QAT range: TFLite keeps it, and the product, in float
+    # (avg_max_mean: the same ops, one more MUL).
+    (("avg_max_add",), {("ADD", "float32")} | _FLOAT_PRODUCT),
+    # Side by side (one conversion): the median's sort is a TOPK_V2 of the negated windows.
+    (("median", "stochastic"), _WINDOW_FLOAT_OPS | _FLOAT_PRODUCT | {
+        ("TOPK_V2", "float32"), ("NEG", "float32"), ("ADD", "float32"), ("FILL", "int32"),
+        ("RELU", "float32"), ("DIV", "float32"), ("GREATER", "float32"), ("SHAPE", "float32"),
+        ("BROADCAST_TO", "float32")}),
 ])
-def test_other_gate_activations_and_pool_modes_convert(pool_mode, float_ops, rng):
+def test_other_gate_activations_and_pool_modes_convert(pool_modes, float_ops, rng):
     # Grouped CAS (unfused), a bounded gate (12*sigmoid: its pre-activation gets a range too),
-    # per-channel gates, both combined pool modes, a StrideGate on its own.
+    # per-channel gates, the pool modes, a StrideGate on its own; float TFLite equals the model.
     inputs = tf_keras.Input((16, 16, 4))
     x = kat.CAS(8, 3, groups=2, gate_activation="scaled_sigmoid", gate_channels="per_channel",
                 gate_init="random")(inputs)
-    x = kat.PAS(pool_mode=pool_mode, gate_channels="per_channel", gate_init="random")(x)
+    pooled = [kat.PAS(3, 2, padding="same", pool_mode=mode, gate_channels="per_channel",
+                      gate_init="random")(x) for mode in pool_modes]
+    x = pooled[0] if len(pooled) == 1 else tf_keras.layers.Concatenate()(pooled)
     x = kat.StrideGate(1, initialization="random")(x)
     outputs = tf_keras.layers.Dense(3)(tf_keras.layers.GlobalAveragePooling2D()(x))
-    with kat.quantize_scope():
-        model = quantize_api.quantize_apply(
-            kat.quantize_annotate_model(tf_keras.Model(inputs, outputs))
-        )
-    model.compile("adam", "mse")
+    float_model = tf_keras.Model(inputs, outputs)
     data = rng.normal(size=(32, 16, 16, 4)).astype("float32")
+    np.testing.assert_allclose(tflite_predict(to_tflite(float_model), data),
+                               float_model.predict(data, verbose=0), atol=1e-5)
+    with kat.quantize_scope():
+        model = quantize_api.quantize_apply(kat.quantize_annotate_model(float_model))
+    model.compile("adam", "mse")
     model.fit(data, rng.normal(size=(32, 3)), epochs=2, verbose=0)
     ops = tflite_op_types(to_tflite(model, quantize=True))
     assert {op for op in ops if op[1] != "int8"} == {("QUANTIZE", "float32")} | float_ops
