@@ -18,6 +18,9 @@ variant       at a conv site                          at a pooling site
               kernel (YOLOv5-SPD practice)            b×b average pooling
 ============  ======================================  ======================================
 
+``pas-<pool_mode>`` (e.g. ``pas-median``; a ``-``, which model and scope names accept) is ``pas`` with that PAS ``pool_mode`` at every PAS site
+instead of the published pool's kind (see :mod:`keras_adastride.layers.pooling.pool_modes`).
+
 Sites not placed keep the published op. The CAS/PAS gates start as the identity
 (``gate_init="identity"``), so with the original weights a CAS/PAS model starts as the original.
 """
@@ -27,6 +30,7 @@ import keras
 
 from keras_adastride.initializers import AveragingKernel
 from keras_adastride.layers import CAS, PAS, SpaceToDepthConv
+from keras_adastride.layers.pooling.pool_modes import POOL_MODES
 
 VARIANTS = ("original", "cas", "pas", "spd")
 
@@ -36,7 +40,7 @@ class Downsampling:
 
     Args:
         model: builder name, for messages.
-        downsampling: one of ``supported`` plus "original".
+        downsampling: one of ``supported`` plus "original"; or "pas-<pool_mode>".
         placements: None (the paper's placements), "all", or an iterable of site names.
         supported: ``{variant: (sites it may replace, default sites)}`` for the variants this
             model supports besides "original".
@@ -46,12 +50,18 @@ class Downsampling:
     def __init__(self, model, downsampling, placements, supported, gate_options=None):
         self.model = model
         choices = ("original", *supported)
-        if downsampling not in choices:
+        variant, _, pool_mode = downsampling.partition("-") if isinstance(
+            downsampling, str) else (downsampling, "", "")
+        if variant not in choices or (pool_mode and (variant != "pas" or
+                                                     pool_mode not in POOL_MODES)):
             raise ValueError(
-                f"{model}: argument `downsampling` must be one of {list(choices)} for this model; "
-                f"received downsampling={downsampling!r}."
+                f"{model}: argument `downsampling` must be one of {list(choices)} for this model"
+                + (f" or 'pas-<pool_mode>' with a pool_mode of {sorted(POOL_MODES)}"
+                   if "pas" in supported else "")
+                + f"; received downsampling={downsampling!r}."
             )
-        self.variant = downsampling
+        self.variant = variant
+        self.pool_mode = pool_mode or None  # PAS sites: this pool_mode, not the published one
         self.gate_options = dict(gate_options or {})
         if downsampling == "original":
             if placements:
@@ -61,7 +71,7 @@ class Downsampling:
                 )
             self.sites = frozenset()
             return
-        allowed, default = supported[downsampling]
+        allowed, default = supported[variant]
         if placements is None:
             chosen = tuple(default)
         elif placements == "all":
@@ -109,8 +119,8 @@ class Downsampling:
         strides = pool_size if strides is None else strides
         channels = x.shape[-1]
         if self.placed(name) and self.variant == "pas":
-            return PAS(pool_size, strides=strides, padding=padding, pool_mode=mode, name=name,
-                       **self.gate_options)(x)
+            return PAS(pool_size, strides=strides, padding=padding,
+                       pool_mode=self.pool_mode or mode, name=name, **self.gate_options)(x)
         if self.placed(name) and self.variant == "cas":
             return CAS(channels, pool_size, strides=strides, padding=padding, name=name,
                        kernel_initializer=AveragingKernel(), **self.gate_options)(x)
