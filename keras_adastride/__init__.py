@@ -3,7 +3,9 @@
 Layers: :class:`CAS` (conv with adaptive stride), :class:`PAS` (pooling with adaptive stride),
 :class:`StrideGate` (their shared gate branch), :class:`SpaceToDepth` and
 :class:`SpaceToDepthConv` (SPD-Conv); the pooling kinds of :mod:`keras_adastride.layers.pooling`
-(:class:`StochasticPooling2D`, :class:`MedianPooling2D`).
+(:class:`StochasticPooling2D`, :class:`MedianPooling2D`, :class:`SpatialPyramidPooling`,
+:class:`NetVLAD`, :class:`BilinearPooling`, :class:`MaxPoolingWithArgmax2D` /
+:class:`MaxUnpooling2D`).
 
 ``import keras_adastride`` imports the layers and registers them (and ``AveragingKernel``,
 ``detection.DetectionDecoder`` and ``detection.YOLOXDetector``) with Keras, so that ``keras.models.load_model`` finds them. One exception: while Python locates a
@@ -21,11 +23,16 @@ __version__ = "0.1.0"
 #: public name -> the module that defines it.
 _PUBLIC = {
     "AveragingKernel": "keras_adastride.initializers",
+    "BilinearPooling": "keras_adastride.layers",
     "CAS": "keras_adastride.layers",
+    "MaxPoolingWithArgmax2D": "keras_adastride.layers",
+    "MaxUnpooling2D": "keras_adastride.layers",
     "MedianPooling2D": "keras_adastride.layers",
+    "NetVLAD": "keras_adastride.layers",
     "PAS": "keras_adastride.layers",
     "SpaceToDepth": "keras_adastride.layers",
     "SpaceToDepthConv": "keras_adastride.layers",
+    "SpatialPyramidPooling": "keras_adastride.layers",
     "StochasticPooling2D": "keras_adastride.layers",
     "StrideGate": "keras_adastride.layers",
 }

@@ -28,7 +28,7 @@ import math
 import keras
 
 from keras_adastride.layers import (CAS, PAS, MedianPooling2D, SpaceToDepthConv,
-                                    StochasticPooling2D, StrideGate)
+                                    SpatialPyramidPooling, StochasticPooling2D, StrideGate)
 
 _ELEMENTWISE = (keras.layers.Add, keras.layers.Multiply, keras.layers.Subtract,
                 keras.layers.Average, keras.layers.Maximum, keras.layers.Minimum)
@@ -174,6 +174,8 @@ def layer_flops(layer, input_shapes, output_shapes, kept=None):
         return main * _computed_share(layer, y, kept) + _gate(layer.gate, x)
     if isinstance(layer, StrideGate):
         return _gate(layer, x)
+    if isinstance(layer, SpatialPyramidPooling):  # stride-1 pools, each k² per input entry
+        return sum(_size(x, layer) * k * k for k in layer.pool_sizes)
     if isinstance(layer, SpaceToDepthConv):
         return _conv2d(layer.conv, layer.space_to_depth.compute_output_shape(tuple(x)), y)
     if isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose,

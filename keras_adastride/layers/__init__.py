@@ -6,8 +6,12 @@ import keras
 from keras_adastride._backend import keras3
 from keras_adastride.layers.cas import CASLogic
 from keras_adastride.layers.pas import PASLogic
+from keras_adastride.layers.pooling.bilinear import BilinearPoolingLogic
 from keras_adastride.layers.pooling.median import MedianPooling2DLogic
+from keras_adastride.layers.pooling.netvlad import NetVLADLogic
+from keras_adastride.layers.pooling.spatial_pyramid import SpatialPyramidPoolingLogic
 from keras_adastride.layers.pooling.stochastic import StochasticPooling2DLogic
+from keras_adastride.layers.pooling.unpooling import MaxPoolingWithArgmax2DLogic, MaxUnpooling2DLogic
 from keras_adastride.layers.space_to_depth import SpaceToDepthLogic
 from keras_adastride.layers.space_to_depth_conv import SpaceToDepthConvLogic
 from keras_adastride.layers.stride_gate import StrideGateLogic
@@ -42,6 +46,36 @@ class MedianPooling2D(MedianPooling2DLogic, keras.layers.Layer):
 
 
 @_register
+class SpatialPyramidPooling(SpatialPyramidPoolingLogic, keras.layers.Layer):
+    __doc__ = SpatialPyramidPoolingLogic.__doc__
+    _gen = KERAS3
+
+
+@_register
+class NetVLAD(NetVLADLogic, keras.layers.Layer):
+    __doc__ = NetVLADLogic.__doc__
+    _gen = KERAS3
+
+
+@_register
+class BilinearPooling(BilinearPoolingLogic, keras.layers.Layer):
+    __doc__ = BilinearPoolingLogic.__doc__
+    _gen = KERAS3
+
+
+@_register
+class MaxPoolingWithArgmax2D(MaxPoolingWithArgmax2DLogic, keras.layers.Layer):
+    __doc__ = MaxPoolingWithArgmax2DLogic.__doc__
+    _gen = KERAS3
+
+
+@_register
+class MaxUnpooling2D(MaxUnpooling2DLogic, keras.layers.Layer):
+    __doc__ = MaxUnpooling2DLogic.__doc__
+    _gen = KERAS3
+
+
+@_register
 class PAS(PASLogic, keras.layers.Layer):
     __doc__ = PASLogic.__doc__
     _gen = KERAS3
@@ -62,5 +96,6 @@ class SpaceToDepthConv(SpaceToDepthConvLogic, keras.layers.Layer):
     _space_to_depth_class = SpaceToDepth
 
 
-__all__ = ["CAS", "MedianPooling2D", "PAS", "SpaceToDepth", "SpaceToDepthConv",
-           "StochasticPooling2D", "StrideGate"]
+__all__ = ["BilinearPooling", "CAS", "MaxPoolingWithArgmax2D", "MaxUnpooling2D",
+           "MedianPooling2D", "NetVLAD", "PAS", "SpaceToDepth", "SpaceToDepthConv",
+           "SpatialPyramidPooling", "StochasticPooling2D", "StrideGate"]

@@ -26,7 +26,7 @@ YOLOv5-SPD). YOLOX has no downsampling pool (its SPP pools are stride 1): no PAS
 import keras
 
 from keras_adastride import _validation as check
-from keras_adastride.layers import SpaceToDepth
+from keras_adastride.layers import SpaceToDepth, SpatialPyramidPooling
 from keras_adastride.models._common import OUTPUT_DTYPE, classes, image_input
 from keras_adastride.models._downsampling import Downsampling
 from keras_adastride.models.yolox.yolox_presets import (HEAD_CHANNELS, LEVEL_CHANNELS, LEVELS,
@@ -154,7 +154,5 @@ class _Blocks:
     def spp(self, x, filters, name):
         """SPPBottleneck: 1x1 halving, max pools 5/9/13 (stride 1, same), concat, 1x1."""
         x = self.conv(x, x.shape[-1] // 2, 1, 1, f"{name}_conv1")
-        pooled = [keras.layers.MaxPooling2D(k, strides=1, padding="same", name=f"{name}_pool{k}")(x)
-                  for k in (5, 9, 13)]
-        x = keras.layers.Concatenate(name=f"{name}_concat")([x, *pooled])
+        x = SpatialPyramidPooling((5, 9, 13), name=f"{name}_pool")(x)  # [x, pool5, pool9, pool13]
         return self.conv(x, filters, 1, 1, f"{name}_conv2")
