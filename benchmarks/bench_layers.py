@@ -11,11 +11,12 @@ input gradient on).
     python benchmarks/bench_layers.py --write benchmarks/README.md        # CPU, TensorFlow
     KERAS_BACKEND=jax python benchmarks/bench_layers.py --write benchmarks/README.md   # GPU
 
-Sections: CAS / Conv2D; PAS / MaxPooling2D after Conv2D; SpaceToDepthConv / Conv2D on 4x the
-channels at half resolution; gate variants (how the default was chosen); the gate with XLA /
-without; sparse execution at inference (sparse CAS / dense CAS / Conv2D against the kept fraction
-of tiles and the block size); a training step of the small VGG with CAS / original, with peak
-memory (each model in a fresh subprocess).
+Sections: CAS / Conv2D; PAS / MaxPooling2D after Conv2D; every PAS pool mode and the window
+poolings / MaxPooling2D; SpaceToDepthConv / Conv2D on 4x the channels at half resolution; gate
+variants (how the default was chosen); the gate with XLA / without; sparse execution at inference
+(sparse CAS / dense CAS / Conv2D against the kept fraction of tiles and the block size); a
+training step of the small VGG with CAS / original, with peak memory (each model in a fresh
+subprocess).
 """
 
 import argparse
@@ -41,7 +42,9 @@ if os.environ.get("KERAS_BACKEND") == "jax" and importlib.util.find_spec("jax") 
 import numpy as np  # noqa: E402
 
 import keras  # noqa: E402
-from keras_adastride import CAS, PAS, SpaceToDepthConv  # noqa: E402
+from keras_adastride import (CAS, PAS, MedianPooling2D, SpaceToDepthConv,  # noqa: E402
+                             StochasticPooling2D)
+from keras_adastride.layers.pooling.pool_modes import POOL_MODES  # noqa: E402
 
 BACKEND = keras.backend.backend()
 if BACKEND not in ("tensorflow", "jax"):
@@ -244,6 +247,33 @@ def section_pas(configs, args):
               "fwd ratio", "Conv+MaxPool fwd+bwd ms", "Conv+PAS fwd+bwd ms", "fwd+bwd ratio"]
     return ("### PAS / MaxPooling2D, each after a Conv2D (3x3 `same`; default gate)\n\n"
             + table(header, rows))
+
+
+def pool_mode_cases(stride):
+    """name -> pooling layer: the plain poolings (Keras, ours), then PAS with every pool mode."""
+    cases = {"MaxPooling2D": keras.layers.MaxPooling2D(stride),
+             "AveragePooling2D": keras.layers.AveragePooling2D(stride),
+             "MedianPooling2D": MedianPooling2D(stride),
+             "StochasticPooling2D": StochasticPooling2D(stride)}
+    cases.update({f"PAS {mode}": PAS(stride, pool_mode=mode) for mode in POOL_MODES})
+    return cases
+
+
+def section_pool_modes(config, args):
+    batch, size, channels, _, stride = config
+    x = inputs(batch, size, channels)
+    layers, cases = pool_mode_cases(stride), {}
+    for name, layer in layers.items():
+        # training=True: StochasticPooling2D draws (its inference pass is a weighted average)
+        cases[name + " f"], cases[name + " fb"] = compile_steps(layer, x)
+    t = measure(cases, args.repeats, args.warmup)
+    rows = [[name, f"{ms(t, name + ' f'):.2f}", f"{ratio(t, name + ' f', 'MaxPooling2D f'):.2f}",
+             f"{ms(t, name + ' fb'):.2f}", f"**{ratio(t, name + ' fb', 'MaxPooling2D fb'):.2f}**"]
+            for name in layers if name != "MaxPooling2D"]
+    print("  ", rows, flush=True)
+    return (f"### Pool modes / MaxPooling2D at {batch}x{size}x{size}x{channels}, pool {stride} "
+            "(the poolings alone; PAS with its default gate; `training=True` calls)\n\n"
+            + table(["pooling", "fwd ms", "fwd ratio", "fwd+bwd ms", "fwd+bwd ratio"], rows))
 
 
 def section_spd(configs, args):
@@ -516,8 +546,8 @@ def main(argv=None):
     parser.add_argument("--grid", choices=sorted(GRIDS), default="small")
     parser.add_argument("--repeats", type=int, default=15, help="timed rounds (median over them)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed calls of each case first")
-    parser.add_argument("--sections", default="cas,pas,spd,gate,xla,sparse,vgg",
-                        help="comma-separated subset of cas,pas,spd,gate,xla,sparse,vgg")
+    parser.add_argument("--sections", default="cas,pas,pool,spd,gate,xla,sparse,vgg",
+                        help="comma-separated subset of cas,pas,pool,spd,gate,xla,sparse,vgg")
     parser.add_argument("--clock", choices=("auto", *CLOCKS), default="auto",
                         help="cpu: process CPU time (robust on a shared CPU); wall: elapsed time; "
                         "auto: wall with a GPU, else cpu")
@@ -538,6 +568,7 @@ def main(argv=None):
     sections = {
         "cas": lambda: section_cas(configs, args),
         "pas": lambda: section_pas(configs, args),
+        "pool": lambda: section_pool_modes(configs[0], args),
         "spd": lambda: section_spd(configs, args),
         "gate": lambda: section_gate_variants(configs[0], args),
         "xla": lambda: section_xla(configs[0], args),

@@ -10,6 +10,7 @@ SCRIPT = os.path.join(ROOT, "benchmarks", "bench_layers.py")
 TITLES = (
     "### CAS / Conv2D",
     "### PAS / MaxPooling2D",
+    "### Pool modes / MaxPooling2D",
     "### SpaceToDepthConv / Conv2D",
     "### Gate variants",
     "### Gate with XLA / without",
@@ -35,13 +36,15 @@ def test_benchmark_prints_every_table_and_writes_markdown(tmp_path):
     for title in TITLES:
         assert title in run.stdout, title
     assert "- load average" in run.stdout and "- machine:" in run.stdout
-    # one bolded ratio per measured row: CAS, PAS, SPD (1 config each), 8 gates, 4 XLA, sparse
-    # (configs x blocks x kept fractions), VGG
+    # one bolded ratio per measured row: CAS, PAS, SPD (1 config each), pool modes (every case
+    # but the MaxPooling2D baseline), 8 gates, 4 XLA, sparse (configs x blocks x kept
+    # fractions), VGG
     rows = [line for line in run.stdout.splitlines() if line.startswith("| ") and "**" in line]
     bench = load_script()
+    pools = len(bench.pool_mode_cases(2)) - 1
     sparse = bench.SPARSE_GRIDS["tiny"]
     sparse_rows = sum(len(blocks) for _, blocks in sparse["configs"]) * len(sparse["kept"])
-    assert len(rows) == 1 + 1 + 1 + len(bench.GATE_VARIANTS) + 4 + sparse_rows + 1
+    assert len(rows) == 1 + 1 + 1 + pools + len(bench.GATE_VARIANTS) + 4 + sparse_rows + 1
     text = report.read_text()
     assert text.startswith("# Notes kept\n")
     assert text.count("<!-- bench:test:start -->") == 1 and "### CAS / Conv2D" in text
