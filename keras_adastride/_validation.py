@@ -67,6 +67,15 @@ def data_format(layer, value, default):
                   {"channels_last", "channels_first"})
 
 
+def pooling_geometry(layer, pool_size, strides, padding, requested_format, default_format):
+    """``MaxPooling2D``'s arguments checked: (pool_size, strides, padding, data_format);
+    ``strides=None`` means ``pool_size``, ``requested_format=None`` ``default_format``."""
+    pool_size = positive_pair(layer, "pool_size", pool_size)
+    strides = pool_size if strides is None else positive_pair(layer, "strides", strides)
+    return (pool_size, strides, one_of(layer, "padding", padding, {"valid", "same"}),
+            data_format(layer, requested_format, default_format))
+
+
 def image_input_shape(layer, input_shape, data_format):
     """Check a rank-4 image shape with a known channel count; return the channel count."""
     shape = tuple(input_shape)

@@ -25,13 +25,9 @@ class WindowPooling2DLogic:
                  **kwargs):
         super().__init__(**kwargs)
         name = type(self).__name__
-        self.pool_size = check.positive_pair(name, "pool_size", pool_size)
-        self.strides = self.pool_size if strides is None else check.positive_pair(
-            name, "strides", strides
-        )
-        self.padding = check.one_of(name, "padding", padding, {"valid", "same"})
-        self.data_format = check.data_format(
-            name, data_format, self._gen.keras.backend.image_data_format()
+        self.pool_size, self.strides, self.padding, self.data_format = check.pooling_geometry(
+            name, pool_size, strides, padding, data_format,
+            self._gen.keras.backend.image_data_format(),
         )
 
     def build(self, input_shape):
