@@ -50,10 +50,9 @@ class Downsampling:
     def __init__(self, model, downsampling, placements, supported, gate_options=None):
         self.model = model
         choices = ("original", *supported)
-        variant, _, pool_mode = downsampling.partition("-") if isinstance(
+        variant, dash, pool_mode = downsampling.partition("-") if isinstance(
             downsampling, str) else (downsampling, "", "")
-        if variant not in choices or (pool_mode and (variant != "pas" or
-                                                     pool_mode not in POOL_MODES)):
+        if variant not in choices or (dash and (variant != "pas" or pool_mode not in POOL_MODES)):
             raise ValueError(
                 f"{model}: argument `downsampling` must be one of {list(choices)} for this model"
                 + (f" or 'pas-<pool_mode>' with a pool_mode of {sorted(POOL_MODES)}"
