@@ -172,3 +172,21 @@ def test_sparse_execution_equals_keras3_dense(name, kwargs, rng):
     got = sparse(x, training=False).numpy()
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
     assert sparse.get_config()["sparse_inference"] is True
+
+
+def test_window_pool_modes_with_unknown_sizes_and_seeded_draws(rng):
+    # pool_windows' run-time 'same' padding through the shim; tf_keras's seeded generator.
+    x = np.abs(rng.normal(size=(2, 9, 7, 3))).astype("float32")
+    inputs = tf_keras.Input((None, None, 3))
+    for mode in ("median", "stochastic"):
+        model = tf_keras.Model(inputs, kat.PAS(3, 2, padding="same", pool_mode=mode)(inputs))
+        expected = keras_adastride.PAS(3, 2, padding="same", pool_mode=mode)(x)
+        np.testing.assert_allclose(model(x).numpy(), keras.ops.convert_to_numpy(expected),
+                                   rtol=1e-6)
+
+    def draw(seed):
+        tf_keras.utils.set_random_seed(seed)
+        return kat.StochasticPooling2D()(x, training=True).numpy()
+
+    np.testing.assert_array_equal(draw(3), draw(3))
+    assert not np.array_equal(draw(3), draw(4))
