@@ -55,3 +55,9 @@ def test_pas_stochastic_training_draw_equals_numpy_inverse_cdf(pool_size, stride
     expected = window_reduce(x, stochastic_draw, per_output=uniform, **geometry)
     np.testing.assert_array_equal(drawn, expected.astype("float32"))
     assert not np.allclose(drawn, np.asarray(pas(x, training=False)))
+
+
+@pytest.mark.parametrize("mode", ["median", "stochastic"])
+def test_sparse_inference_rejects_window_pool_modes(mode):
+    with pytest.raises(ValueError, match=f"pool_mode={mode!r}"):
+        PAS(pool_mode=mode, sparse_inference=True)

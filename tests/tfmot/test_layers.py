@@ -158,7 +158,9 @@ def test_mixed_float16(rng):
         tf_keras.mixed_precision.set_global_policy("float32")
 
 
-@pytest.mark.parametrize("name, kwargs", [case for case in CASES if case[0] in ("CAS", "PAS")])
+@pytest.mark.parametrize("name, kwargs", [  # sparse PAS: the max / average pool modes
+    case for case in CASES if case[0] == "CAS"
+    or (case[0] == "PAS" and case[1]["pool_mode"] not in ("median", "stochastic"))])
 def test_sparse_execution_equals_keras3_dense(name, kwargs, rng):
     """tf_keras runs the same sparse path: its sparse output is the Keras 3 dense output."""
     kwargs = _random_init(kwargs, name)
