@@ -5,7 +5,7 @@ Layers: :class:`CAS` (conv with adaptive stride), :class:`PAS` (pooling with ada
 :class:`SpaceToDepthConv` (SPD-Conv); the pooling kinds of :mod:`keras_adastride.layers.pooling`
 (:class:`StochasticPooling2D`, :class:`MedianPooling2D`, :class:`SpatialPyramidPooling`,
 :class:`NetVLAD`, :class:`BilinearPooling`, :class:`MaxPoolingWithArgmax2D` /
-:class:`MaxUnpooling2D`).
+:class:`MaxUnpooling2D`). :func:`convert` puts them into an existing model.
 
 ``import keras_adastride`` imports the layers and registers them (and ``AveragingKernel``,
 ``detection.DetectionDecoder`` and ``detection.YOLOXDetector``) with Keras, so that ``keras.models.load_model`` finds them. One exception: while Python locates a
@@ -35,6 +35,7 @@ _PUBLIC = {
     "SpatialPyramidPooling": "keras_adastride.layers",
     "StochasticPooling2D": "keras_adastride.layers",
     "StrideGate": "keras_adastride.layers",
+    "convert": "keras_adastride.retrofit",
 }
 __all__ = sorted(_PUBLIC) + ["__version__"]
 #: modules imported with the package only for what they register with Keras (saved detectors)

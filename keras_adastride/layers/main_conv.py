@@ -42,7 +42,9 @@ def conv2d_call(gen, conv, inputs, padding=None, data_format=None):
       ``filters`` adds its bias along the width. The bias is added here with the tensor's ``+``.
     - Every grouped conv runs through ``tf.function(jit_compile=True)``, which leaves
       ``_XlaMustCompile`` in exported graphs (TF Serving without XLA refuses them). Here a grouped
-      conv is one conv per group, concatenated: exact, and free of XLA.
+      conv is one conv per group, concatenated, and one with a single input channel per group
+      (groups = channels) one depthwise conv, its kernel ``(kh, kw, 1, C·m)`` read as
+      ``(kh, kw, C, m)``: exact, and free of XLA.
 
     ``padding`` / ``data_format``: run the conv's weights with this padding / on inputs in this
     layout instead of the conv's own (sparse execution: ``valid`` on channels-last windows).
@@ -65,6 +67,9 @@ def conv2d_call(gen, conv, inputs, padding=None, data_format=None):
     axis = 1 if channels_first else -1
     if conv.groups == 1:
         outputs = ops.conv(inputs, conv.kernel, **geometry)
+    elif conv.kernel.shape[2] == 1:  # groups == input channels: a depthwise conv
+        kernel = ops.reshape(conv.kernel, (*conv.kernel.shape[:2], conv.groups, -1))
+        outputs = ops.depthwise_conv(inputs, kernel, **geometry)
     else:
         pieces = zip(ops.split(inputs, conv.groups, axis=axis),
                      ops.split(conv.kernel, conv.groups, axis=-1))

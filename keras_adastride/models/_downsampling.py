@@ -116,18 +116,42 @@ class Downsampling:
     def pool(self, x, pool_size, *, name, strides=None, padding="valid", mode="max"):
         """Pooling site ``name``: ``MaxPooling2D``/``AveragePooling2D``, ``PAS``, ``CAS`` or SPD."""
         strides = pool_size if strides is None else strides
-        channels = x.shape[-1]
-        if self.placed(name) and self.variant == "pas":
-            return PAS(pool_size, strides=strides, padding=padding,
-                       pool_mode=self.pool_mode or mode, name=name, **self.gate_options)(x)
-        if self.placed(name) and self.variant == "cas":
-            return CAS(channels, pool_size, strides=strides, padding=padding, name=name,
-                       kernel_initializer=AveragingKernel(), **self.gate_options)(x)
-        if self.placed(name) and self.variant == "spd":
-            return SpaceToDepthConv(channels, 1, block_size=_stride(strides), pad_to_multiple=True,
-                                    kernel_initializer=AveragingKernel(), name=name)(x)
+        if self.placed(name):
+            return pool_site_layer(self.variant, x.shape[-1], pool_size, strides=strides,
+                                   padding=padding, mode=self.pool_mode or mode, name=name,
+                                   gate_options=self.gate_options)(x)
         pooling = {"max": keras.layers.MaxPooling2D, "average": keras.layers.AveragePooling2D}
         return pooling[mode](pool_size, strides=strides, padding=padding, name=name)(x)
+
+
+def pool_site_layer(variant, channels, pool_size, *, strides, padding, mode, name,
+                    gate_options=None, **layer_kwargs):
+    """The ``variant`` layer at a pooling site of ``channels`` channels (see the module table).
+
+    PAS is the pooling itself (exact at start); CAS (C→C filters, kernel = pool window) and
+    SPD-Conv (1x1 conv C·b²→C) start as average pooling (``AveragingKernel``). ``layer_kwargs``
+    (``data_format``, ``dtype``) go to the layer.
+    """
+    gate_options = dict(gate_options or {})
+    if variant == "pas":
+        return PAS(pool_size, strides=strides, padding=padding, pool_mode=mode, name=name,
+                   **layer_kwargs, **gate_options)
+    if variant == "cas":
+        return CAS(channels, pool_size, strides=strides, padding=padding, name=name,
+                   kernel_initializer=AveragingKernel(), **layer_kwargs, **gate_options)
+    if variant == "spd":
+        return SpaceToDepthConv(channels, 1, block_size=_stride(strides), pad_to_multiple=True,
+                                kernel_initializer=AveragingKernel(), name=name, **layer_kwargs)
+    raise ValueError(f"pool_site_layer: no {variant!r} layer for a pooling site.")
+
+
+def depthwise_cas(channels, kernel_size, *, depth_multiplier=1, name, gate_options=None,
+                  **conv_kwargs):
+    """CAS at a ``DepthwiseConv2D`` site: a grouped conv (``groups`` = ``channels``, ``channels ·
+    depth_multiplier`` filters: output channel c·m + j as the depthwise conv's). A depthwise
+    kernel ``(kh, kw, C, m)`` reshaped to ``(kh, kw, 1, C·m)`` is its kernel."""
+    return CAS(channels * depth_multiplier, kernel_size, groups=channels, name=name,
+               **conv_kwargs, **dict(gate_options or {}))
 
 
 def _stride(strides):

@@ -26,6 +26,9 @@ CONV_CASES = [
     (3, 2, "same", 1, 2, "channels_first", None, False),
     (2, 1, "valid", (2, 1), 1, "channels_first", "relu", True),
     (5, 3, "same", 1, 4, "channels_last", None, True),
+    # groups = input channels (4): the depthwise path, depth multiplier 2
+    (3, 2, "valid", 1, 4, "channels_first", "relu", True),
+    (3, 1, "same", 2, 4, "channels_last", None, False),
 ]
 
 

@@ -16,9 +16,9 @@ convs (``conv1``, ``conv_dw_{2,4,6,12}``): a strided depthwise site becomes
 import keras
 
 from keras_adastride import _validation as check
-from keras_adastride.layers import CAS, SpaceToDepth
+from keras_adastride.layers import SpaceToDepth
 from keras_adastride.models._common import OUTPUT_DTYPE, classes, global_pooling, image_input
-from keras_adastride.models._downsampling import Downsampling
+from keras_adastride.models._downsampling import Downsampling, depthwise_cas
 from keras_adastride.models.mobilenet.mobilenet_presets import MOBILENET_BLOCKS, STEM_FILTERS
 
 STRIDED = ("conv1",) + tuple(
@@ -84,8 +84,9 @@ def _depthwise(x, plan, site, stride, depth_multiplier, block):
         x = keras.layers.ZeroPadding2D(((0, 1), (0, 1)), name=f"conv_pad_{block}")(x)
     padding = "same" if stride == 1 else "valid"
     if plan.placed(site) and plan.variant == "cas":
-        return CAS(channels * depth_multiplier, 3, strides=stride, padding=padding,
-                   groups=channels, use_bias=False, name=site, **plan.gate_options)(x)
+        return depthwise_cas(channels, 3, depth_multiplier=depth_multiplier, strides=stride,
+                             padding=padding, use_bias=False, name=site,
+                             gate_options=plan.gate_options)(x)
     return keras.layers.DepthwiseConv2D(3, strides=stride, padding=padding,
                                         depth_multiplier=depth_multiplier, use_bias=False,
                                         name=site)(x)
