@@ -1,11 +1,12 @@
 """keras_adastride.convert against the unconverted model: outputs, weights, names, layer count.
 
-keras.applications networks are built once per module at 32x32 (their minimum) with random
+keras.applications networks are built once per session at 32x32 (their minimum) with random
 weights; their BatchNormalization statistics are first set from a batch (``calibrate``) so the
 activations stay of order 1 through 50+ layers: with the initial statistics they shrink to
 1e-19 (MobileNet) or grow to 1e2, and a 1e-5 comparison would say nothing.
 """
 
+import functools
 import os
 import subprocess
 import sys
@@ -61,10 +62,11 @@ APPLICATIONS = {
 }
 
 
-@pytest.fixture(scope="module", params=list(APPLICATIONS))
-def application(request):
+@functools.cache
+def application(name):
+    """keras.applications ``name`` at 32x32, headless, calibrated, and a batch (built once)."""
     keras.utils.set_random_seed(0)
-    constructor, width = APPLICATIONS[request.param]
+    constructor, width = APPLICATIONS[name]
     model = constructor(weights=None, input_shape=(SIZE, SIZE, 3), include_top=False,
                         pooling="avg", **width)
     x = images((SIZE, SIZE, 3), batch=8) * 255.0
@@ -88,8 +90,9 @@ def assert_same_but_replaced(original, converted, replaced_class):
     return replaced
 
 
-def test_applications_start_exactly_as_the_original(application):
-    model, x = application
+@pytest.mark.parametrize("name", list(APPLICATIONS))
+def test_applications_start_exactly_as_the_original(name):
+    model, x = application(name)
     before = [np.array(w) for w in model.weights]
     expected = np.asarray(model(x))
     assert 0.05 < np.max(np.abs(expected)) < 1e4  # calibrated: a meaningful comparison
@@ -111,11 +114,9 @@ def test_applications_start_exactly_as_the_original(application):
         assert max_difference(expected, pas, x) <= TOLERANCE
 
 
-def test_the_comparison_can_fail(application):
+def test_the_comparison_can_fail():
     """A gate that does not start as the identity changes the output far beyond the tolerance."""
-    model, x = application
-    if model.name != "vgg16":
-        pytest.skip("one control is enough")
+    model, x = application("VGG16")
     converted = convert(model, "cas", gate_options=dict(gate_init="random"))
     assert max_difference(model, converted, x) > 100 * TOLERANCE
 
@@ -179,10 +180,8 @@ def test_spd_conv_sites_start_exactly():
         assert max_difference(model, converted, x) <= TOLERANCE
 
 
-def test_spd_pool_sites_start_as_average_pooling(application):
-    model, x = application
-    if model.name != "vgg16":
-        pytest.skip("VGG16 has the pooling sites")
+def test_spd_pool_sites_start_as_average_pooling():
+    model, x = application("VGG16")
     sites = convert(model, "spd", dry_run=True)
     assert [s.name for s in sites if s.replaced] == [f"block{b}_pool" for b in range(1, 6)]
     assert not any(s.exact for s in sites if s.replaced)  # max pooling: cannot start exact
@@ -193,16 +192,14 @@ def test_spd_pool_sites_start_as_average_pooling(application):
     assert max_difference(model, converted, x) > 100 * TOLERANCE
 
 
-def test_resnet50_spd_keeps_what_would_change_a_shape(application):
+def test_resnet50_spd_keeps_what_would_change_a_shape():
     """ResNet-50's strided convs become SPD-Convs that compute what they computed; its 3x3
     stride-2 max pooling would change the map size (9x9 for 8x8) and is kept.
 
     Compared layer by layer (each SPD-Conv on the input its conv had): the two differ by float
     rounding (~1e-7 relative), which the calibrated statistics of the 1x1 last stage, estimated
     from 8 images, amplify to ~1e-3 at the output."""
-    model, x = application
-    if model.name != "resnet50":
-        pytest.skip("ResNet-50's 3x3 stride-2 max pooling")
+    model, x = application("ResNet50")
     sites = {s.name: s for s in convert(model, "spd", dry_run=True)}
     assert not sites["pool1_pool"].replaced
     assert "output shape (None, 9, 9, 64)" in sites["pool1_pool"].reason
