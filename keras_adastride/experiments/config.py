@@ -8,6 +8,11 @@ import sys
 
 from keras_adastride.experiments.tasks import get_task
 
+#: what ``convert`` accepts (the ``to`` of keras_adastride.convert).
+CONVERT_TARGETS = ("cas", "pas", "spd")
+#: a ``model`` of this form names a keras.applications network instead of one of our builders.
+APPLICATIONS_PREFIX = "keras.applications."
+
 
 #: ``target_stride`` value meaning "the task's default" (None already means "no budget").
 TASK_DEFAULT = "task default"
@@ -27,7 +32,9 @@ class ComparisonConfig:
     ``default_target_stride_weight`` (classification: 2, weight 1, the measured setting at which
     the gates of the default run drop positions within its 117 training steps; weight 0.1
     dropped none: docs/comparison.md); ``verbose`` None: 1 (progress bars) when stdout is a terminal, else 2 (one line
-    per epoch).
+    per epoch). ``convert``: targets of :func:`keras_adastride.convert` ("cas", "pas", "spd"):
+    the variants are then "original" and each target, made by converting the original model
+    (the only way for a ``keras.applications.<Name>`` model); ``variants`` must be None.
     """
 
     task: str = "classification"
@@ -47,11 +54,26 @@ class ComparisonConfig:
     gate_images: int = 4
     target_stride: float = TASK_DEFAULT
     target_stride_weight: float = None
+    convert: tuple = None
 
     def __post_init__(self):
         task = get_task(self.task)
         self.model = task.default_model if self.model is None else self.model
         self.dataset = task.default_dataset if self.dataset is None else self.dataset
+        if self.convert is not None:
+            self.convert = tuple(self.convert)
+            if not self.convert or not set(self.convert) <= set(CONVERT_TARGETS):
+                raise ValueError(f"convert must be a non-empty list of {list(CONVERT_TARGETS)}, "
+                                 f"got {self.convert!r}.")
+            if self.variants is not None:
+                raise ValueError(f"with convert the variants are 'original' and the convert "
+                                 f"targets; do not pass variants (got {self.variants!r}).")
+            self.variants = ("original", *self.convert)
+        elif self.model.startswith(APPLICATIONS_PREFIX):
+            raise ValueError(f"a {APPLICATIONS_PREFIX}<Name> model has no downsampling switch: "
+                             f"pass convert (command line: --convert cas) to compare it with its "
+                             f"conversion; "
+                             f"got model={self.model!r}.")
         self.variants = tuple(task.default_variants if self.variants is None else self.variants)
         if isinstance(self.target_stride, str) and self.target_stride == TASK_DEFAULT:
             self.target_stride = task.default_target_stride

@@ -112,17 +112,59 @@ def gate_maps_by_layer(models, images):
     return maps
 
 
-def build_model(model_name, variant, input_shape, num_classes, gate_options=None):
+def build_model(model_name, variant, input_shape, num_classes, gate_options=None, convert=False):
     """``keras_adastride.models.<model_name>(input_shape, num_classes, downsampling=variant,
     gate_options=gate_options)``; the builders give ``gate_options`` to their CAS / PAS
-    layers only, so variants without gates ignore them."""
-    from keras_adastride import models
+    layers only, so variants without gates ignore them.
 
+    With ``convert`` (always for a ``keras.applications.<Name>`` model, see
+    :func:`application_model`), "original" is the original model and any other variant is
+    ``keras_adastride.convert(original, to=variant, gate_options=...)`` with the paper's
+    placements: built after the same seed, both start from the same weights.
+    """
+    from keras_adastride import models
+    from keras_adastride.experiments.config import APPLICATIONS_PREFIX
+
+    if convert or model_name.startswith(APPLICATIONS_PREFIX):
+        if model_name.startswith(APPLICATIONS_PREFIX):
+            original = application_model(model_name, input_shape, num_classes)
+        else:
+            original = build_model(model_name, "original", input_shape, num_classes)
+        if variant == "original":
+            return original
+        from keras_adastride import convert as retrofit
+
+        return retrofit(original, variant, gate_options=None if variant == "spd" else gate_options)
     builder = getattr(models, model_name, None)
     if builder is None or not callable(builder):
         raise ValueError(f"model must name a builder in keras_adastride.models, got {model_name!r}.")
     return builder(input_shape=input_shape, num_classes=num_classes, downsampling=variant,
                    gate_options=gate_options)
+
+
+#: the smallest height / width keras.applications networks accept.
+APPLICATIONS_MIN_SIZE = 32
+
+
+def application_model(model_name, input_shape, num_classes):
+    """``keras.applications.<Name>`` (``weights=None``, ``classes=num_classes``) on inputs named
+    "images" of ``input_shape``, zero-padded (layer ``pad_to_minimum``) up to 32x32 where smaller;
+    one flat functional model (the padding is built into it through ``input_tensor``)."""
+    from keras_adastride.experiments.config import APPLICATIONS_PREFIX
+
+    name = model_name[len(APPLICATIONS_PREFIX):]
+    constructor = getattr(keras.applications, name, None) if name.isidentifier() else None
+    if constructor is None or not callable(constructor):
+        raise ValueError(f"model {model_name!r} is not a network of keras.applications.")
+    inputs = keras.Input(input_shape, name="images")
+    x = inputs
+    missing = [max(0, APPLICATIONS_MIN_SIZE - size) for size in input_shape[:2]]
+    if any(missing):
+        x = keras.layers.ZeroPadding2D([(m // 2, m - m // 2) for m in missing],
+                                       name="pad_to_minimum")(x)
+    network = constructor(weights=None, input_tensor=x, input_shape=tuple(x.shape[1:]),
+                          classes=num_classes)
+    return keras.Model(inputs, network.output, name=network.name)  # one input, not a list
 
 
 class EpochTimer(keras.callbacks.Callback):

@@ -59,7 +59,8 @@ def pick_gate_images(x_test, y_test, count):
 
 
 def train_classifier(model_name, variant, seed, data, *, epochs, batch_size, learning_rate=1e-3,
-                     verbose=1, jit_compile=None, stride_images=500, gate_options=None):
+                     verbose=1, jit_compile=None, stride_images=500, gate_options=None,
+                     convert=False):
     """Build, train and evaluate one classification run; a :class:`RunResult` with the metrics
     ``test_accuracy`` and ``test_loss``.
 
@@ -68,6 +69,7 @@ def train_classifier(model_name, variant, seed, data, *, epochs, batch_size, lea
             label arrays ``y_train, y_val, y_test``; the validation split gives the learning curves.
         stride_images: how many test images the effective strides are measured on.
         gate_options: extra CAS / PAS arguments for the builder.
+        convert: make the variants with ``keras_adastride.convert`` (see ``build_model``).
     """
     import keras
 
@@ -77,7 +79,7 @@ def train_classifier(model_name, variant, seed, data, *, epochs, batch_size, lea
     keras.utils.set_random_seed(seed)
     num_classes = int(max(data["y_train"].max(), data["y_test"].max())) + 1
     model = build_model(model_name, variant, data["x_train"].shape[1:], num_classes,
-                        gate_options=gate_options)
+                        gate_options=gate_options, convert=convert)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss="sparse_categorical_crossentropy",
@@ -115,9 +117,12 @@ class ClassificationTask(Task):
     default_target_stride_weight = 1.0
 
     def validate(self, config):
-        if config.model not in CLASSIFIERS:
-            raise ValueError(f"model must be one of {list(CLASSIFIERS)} for the classification "
-                             f"task, got {config.model!r}.")
+        from keras_adastride.experiments.config import APPLICATIONS_PREFIX
+
+        if config.model not in CLASSIFIERS and not config.model.startswith(APPLICATIONS_PREFIX):
+            raise ValueError(f"model must be one of {list(CLASSIFIERS)} or "
+                             f"{APPLICATIONS_PREFIX}<Name> for the classification task, got "
+                             f"{config.model!r}.")
         info = DATASETS[config.dataset]
         if config.val_subset >= info.train_images:
             raise ValueError(f"val_subset must be smaller than the {info.train_images} training "
@@ -149,7 +154,8 @@ class ClassificationTask(Task):
     def train_run(self, model_name, variant, seed, data, config, gate_options):
         return train_classifier(model_name, variant, seed, data, epochs=config.epochs,
                                 batch_size=config.batch_size, learning_rate=config.learning_rate,
-                                verbose=config.verbose, gate_options=gate_options)
+                                verbose=config.verbose, gate_options=gate_options,
+                                convert=config.convert is not None)
 
     def draw_examples(self, models, data, config, path):
         from keras_adastride.experiments import plots
@@ -174,7 +180,7 @@ def _check_builds(config, input_shape, num_classes):
     for variant in config.variants:
         try:
             build_model(config.model, variant, input_shape, num_classes,
-                        gate_options=config.gate_options())
+                        gate_options=config.gate_options(), convert=config.convert is not None)
         except ValueError as error:
             raise ValueError(f"model {config.model!r} cannot be built with variant {variant!r} "
                              f"for {config.dataset} images {input_shape}: {error}") from error
