@@ -172,7 +172,9 @@ def _rebuild(model, clone_function):
 
 def _check_target(to):
     if to not in TARGETS:
-        raise ValueError(f"convert: argument `to` must be one of {list(TARGETS)}; received to={to!r}.")
+        raise ValueError(
+            f"convert: argument `to` must be one of {list(TARGETS)}; received to={to!r}."
+        )
     return to
 
 
@@ -334,7 +336,8 @@ def _cas_candidate(name, layer, gate_options):
             if old.use_bias:
                 new.conv.bias.assign(old.bias)
 
-        return make, transfer, True, "grouped CAS (groups = channels), kernel reshaped, identity gate"
+        how = "grouped CAS (groups = channels), kernel reshaped, identity gate"
+        return make, transfer, True, how
     arguments = {key: config[key] for key in CONV2D_ARGUMENTS}
 
     def make():
@@ -366,7 +369,8 @@ def _pool_candidate(name, layer, to, gate_options):
         exact = (mode == "average" and layer.padding == "valid"
                  and tuple(layer.pool_size) == (block, block)
                  and all(size is not None and size % block == 0 for size in spatial))
-        how = f"SpaceToDepthConv (block {block}, 1x1 conv) starting as {block}x{block} average pooling"
+        how = (f"SpaceToDepthConv (block {block}, 1x1 conv) starting as {block}x{block} average "
+               "pooling")
     options = gate_options if to != "spd" else {}
 
     def make():
@@ -409,9 +413,11 @@ def _spd_candidate(name, layer):
     stride = strides[0]
     (kh, rows), (kw, cols) = (_spd_taps(k, stride, layer.padding) for k in layer.kernel_size)
     config = layer.get_config()
-    arguments = {key: config[key] for key in CONV2D_ARGUMENTS if key not in ("strides", "kernel_size")}
+    arguments = {key: config[key] for key in CONV2D_ARGUMENTS
+                 if key not in ("strides", "kernel_size")}
     channels_first = layer.data_format == "channels_first"
-    spatial = [shape[2:] if channels_first else shape[1:3] for shape in _shapes(layer, "input_tensors")]
+    spatial = [shape[2:] if channels_first else shape[1:3]
+               for shape in _shapes(layer, "input_tensors")]
     exact = layer.padding == "valid" or all(
         size is not None and size % stride == 0 for sizes in spatial for size in sizes)
 

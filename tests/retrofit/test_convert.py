@@ -250,7 +250,8 @@ def test_models_and_layers_it_cannot_convert():
     with pytest.raises(ValueError, match="_Subclassed 'mine'.*no layer graph"):
         convert(subclassed, "cas")
     inputs = keras.Input((8, 8, 3))
-    x = keras.layers.DepthwiseConv2D(3, strides=2, depthwise_constraint="non_neg", name="dw")(inputs)
+    x = keras.layers.DepthwiseConv2D(3, strides=2, depthwise_constraint="non_neg",
+                                     name="dw")(inputs)
     x = _Subclassed(name="held")(x)
     x = keras.layers.Conv2D(2, 1, strides=1, name="plain")(x)
     model = keras.Model(inputs, x)
@@ -278,7 +279,8 @@ def test_models_and_layers_it_cannot_convert():
     (dict(to="spd", gate_options=dict(gate_width=4)), "no gate"),
 ])
 def test_bad_arguments_name_the_argument(kwargs, match):
-    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 3, strides=2, name="c1")])
+    model = keras.Sequential([keras.Input((8, 8, 3)),
+                              keras.layers.Conv2D(2, 3, strides=2, name="c1")])
     with pytest.raises(ValueError, match=match):
         convert(model, **kwargs)
 
