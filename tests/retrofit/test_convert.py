@@ -1,12 +1,11 @@
 """keras_adastride.convert against the unconverted model: outputs, weights, names, layer count.
 
-keras.applications networks are built once per session at 32x32 (their minimum) with random
+keras.applications networks are built once per module at 32x32 (their minimum) with random
 weights; their BatchNormalization statistics are first set from a batch (``calibrate``) so the
 activations stay of order 1 through 50+ layers: with the initial statistics they shrink to
 1e-19 (MobileNet) or grow to 1e2, and a 1e-5 comparison would say nothing.
 """
 
-import functools
 import os
 import subprocess
 import sys
@@ -62,15 +61,25 @@ APPLICATIONS = {
 }
 
 
-@functools.cache
-def application(name):
-    """keras.applications ``name`` at 32x32, headless, calibrated, and a batch (built once)."""
-    keras.utils.set_random_seed(0)
-    constructor, width = APPLICATIONS[name]
-    model = constructor(weights=None, input_shape=(SIZE, SIZE, 3), include_top=False,
-                        pooling="avg", **width)
-    x = images((SIZE, SIZE, 3), batch=8) * 255.0
-    return calibrate(model, x), x
+@pytest.fixture(scope="module")
+def application():
+    """``application(name)``: keras.applications ``name`` at 32x32, headless, calibrated, and a
+    batch; each built once for this module and released after it."""
+    built = {}
+
+    def get(name):
+        if name not in built:
+            keras.utils.set_random_seed(0)
+            constructor, width = APPLICATIONS[name]
+            model = constructor(weights=None, input_shape=(SIZE, SIZE, 3), include_top=False,
+                                pooling="avg", **width)
+            x = images((SIZE, SIZE, 3), batch=8) * 255.0
+            built[name] = calibrate(model, x), x
+        return built[name]
+
+    yield get
+    built.clear()
+    keras.backend.clear_session()
 
 
 def assert_same_but_replaced(original, converted, replaced_class):
@@ -91,7 +100,7 @@ def assert_same_but_replaced(original, converted, replaced_class):
 
 
 @pytest.mark.parametrize("name", list(APPLICATIONS))
-def test_applications_start_exactly_as_the_original(name):
+def test_applications_start_exactly_as_the_original(application, name):
     model, x = application(name)
     before = [np.array(w) for w in model.weights]
     expected = np.asarray(model(x))
@@ -114,7 +123,7 @@ def test_applications_start_exactly_as_the_original(name):
         assert max_difference(expected, pas, x) <= TOLERANCE
 
 
-def test_the_comparison_can_fail():
+def test_the_comparison_can_fail(application):
     """A gate that does not start as the identity changes the output far beyond the tolerance."""
     model, x = application("VGG16")
     converted = convert(model, "cas", gate_options=dict(gate_init="random"))
@@ -180,7 +189,7 @@ def test_spd_conv_sites_start_exactly():
         assert max_difference(model, converted, x) <= TOLERANCE
 
 
-def test_spd_pool_sites_start_as_average_pooling():
+def test_spd_pool_sites_start_as_average_pooling(application):
     model, x = application("VGG16")
     sites = convert(model, "spd", dry_run=True)
     assert [s.name for s in sites if s.replaced] == [f"block{b}_pool" for b in range(1, 6)]
@@ -192,7 +201,7 @@ def test_spd_pool_sites_start_as_average_pooling():
     assert max_difference(model, converted, x) > 100 * TOLERANCE
 
 
-def test_resnet50_spd_keeps_what_would_change_a_shape():
+def test_resnet50_spd_keeps_what_would_change_a_shape(application):
     """ResNet-50's strided convs become SPD-Convs that compute what they computed; its 3x3
     stride-2 max pooling would change the map size (9x9 for 8x8) and is kept.
 
