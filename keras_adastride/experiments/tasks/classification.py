@@ -120,9 +120,9 @@ class ClassificationTask(Task):
         from keras_adastride.experiments.config import APPLICATIONS_PREFIX
 
         if config.model not in CLASSIFIERS and not config.model.startswith(APPLICATIONS_PREFIX):
-            raise ValueError(f"model must be one of {list(CLASSIFIERS)} or "
-                             f"{APPLICATIONS_PREFIX}<Name> for the classification task, got "
-                             f"{config.model!r}.")
+            raise ValueError(f"model must be one of {list(CLASSIFIERS)} for the classification "
+                             f"task, got {config.model!r} (or {APPLICATIONS_PREFIX}<Name> with "
+                             "convert).")
         info = DATASETS[config.dataset]
         if config.val_subset >= info.train_images:
             raise ValueError(f"val_subset must be smaller than the {info.train_images} training "
