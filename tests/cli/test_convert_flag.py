@@ -60,8 +60,7 @@ def test_applications_model_converts_for_the_main_job():
     (["--convert", "cas", "--variants", "original,cas"], "do not pass variants"),
     (["--model", "keras.applications.Nope", "--convert", "cas"],
      "'keras.applications.Nope' is not a network of keras.applications"),
-    (["--model", "keras.applications.MobileNet", "--convert", "pas"],
-     "convert: nothing to replace"),
+    (["--model", "dilated_vgg", "--convert", "pas"], "convert: nothing to replace"),
     (["--task", "segmentation", "--convert", "cas"], "convert is offered by the classification"),
 ])
 def test_bad_convert_arguments_are_usage_errors(argv, message, capsys):
