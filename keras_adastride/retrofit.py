@@ -43,7 +43,6 @@ from keras.src.models.functional import Functional  # what clone_model itself de
 from keras_adastride.layers import CAS, PAS, SpaceToDepthConv
 from keras_adastride.layers.adaptive_stride import GATE_ARGUMENTS
 from keras_adastride.layers.main_conv import CONV2D_ARGUMENTS
-from keras_adastride.models._downsampling import depthwise_cas, pool_site_layer
 
 TARGETS = ("cas", "pas", "spd")
 _POOLS = {keras.layers.MaxPooling2D: "max", keras.layers.AveragePooling2D: "average"}
@@ -319,6 +318,10 @@ def _layer_kwargs(layer):
 
 
 def _cas_candidate(name, layer, gate_options):
+    # imported here: `import keras_adastride` must not load the builders (saved models load
+    # with the top-level import alone)
+    from keras_adastride.models._downsampling import depthwise_cas
+
     config = layer.get_config()
     if isinstance(layer, keras.layers.DepthwiseConv2D):
         arguments = {new: config[old] for old, new in _DEPTHWISE_ARGUMENTS.items()}
@@ -351,6 +354,8 @@ def _cas_candidate(name, layer, gate_options):
 
 
 def _pool_candidate(name, layer, to, gate_options):
+    from keras_adastride.models._downsampling import pool_site_layer  # see _cas_candidate
+
     mode = _POOLS[type(layer)]
     input_shape = _shapes(layer, "input_tensors")[0]
     channels_first = layer.data_format == "channels_first"
