@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a bare Debian machine: the real Fashion-MNIST files from Debian, then the package with
-# every extra (tests, plots, data, TFMOT, serving client) in editable mode.
+# every extra (tests, plots, data, TFMOT, serving client, the JAX and torch CPU backends) in
+# editable mode. torch is pinned to its CPU wheel (2.13.0+cpu): unpinned, pip pulls a CUDA build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]]; then

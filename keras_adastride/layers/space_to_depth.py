@@ -64,7 +64,8 @@ class SpaceToDepthLogic:
             return
         for axis, label in zip(self._spatial_axes, ("height", "width")):
             size = shape[axis]
-            if size is not None and size % self.block_size:
+            # None (unknown) and JAX's symbolic export sizes are checked at run time or not at all.
+            if isinstance(size, int) and size % self.block_size:
                 raise ValueError(
                     f"{type(self).__name__}: the input {label} ({size}) is not a multiple of "
                     f"`block_size`={self.block_size} and pad_to_multiple=False; received an "
@@ -131,8 +132,19 @@ class SpaceToDepthLogic:
         b = self.block_size
         if self.pad_to_multiple:
             inputs = self._pad_to_multiple(inputs)
-        row_axis, col_axis = self._spatial_axes
         channel_axis = 1 if self.data_format == "channels_first" else 3
+        symbolic = any(_is_symbolic(inputs.shape[axis]) for axis in self._spatial_axes)
+        phase = (self._symbolic_phases if symbolic else self._strided_phases)(inputs)
+        if self.channel_order == "tensorflow":
+            phases = [phase(i, j) for i in range(b) for j in range(b)]
+        else:
+            phases = [phase(i, j) for j in range(b) for i in range(b)]
+        return ops.concatenate(phases, axis=channel_axis)
+
+    def _strided_phases(self, inputs):
+        """``phase(i, j)``: rows i::b, columns j::b."""
+        b = self.block_size
+        row_axis, col_axis = self._spatial_axes
 
         def phase(i, j):
             index = [slice(None)] * 4
@@ -140,11 +152,29 @@ class SpaceToDepthLogic:
             index[col_axis] = slice(j, None, b)
             return inputs[tuple(index)]
 
-        if self.channel_order == "tensorflow":
-            phases = [phase(i, j) for i in range(b) for j in range(b)]
-        else:
-            phases = [phase(i, j) for j in range(b) for i in range(b)]
-        return ops.concatenate(phases, axis=channel_axis)
+        return phase
+
+    def _symbolic_phases(self, inputs):
+        """``phase(i, j)`` for JAX's export, which traces with symbolic sizes (batch, a, b, ...):
+        it cannot prove that rows 0::b and 1::b of a symbolic height have one length, so each
+        spatial axis is reshaped into (size // b, b) and phase (i, j) indexes the inner axes.
+        (The reshape also rejects, at run time, a size that is not a multiple of b.)"""
+        ops, b = self._gen.ops, self.block_size
+        shape = ops.shape(inputs)
+        split = []
+        for axis in range(4):
+            split += [shape[axis] // b, b] if axis in self._spatial_axes else [shape[axis]]
+        blocks = ops.reshape(inputs, split)
+        row_axis, col_axis = self._spatial_axes
+
+        def phase(i, j):
+            index = []
+            for axis in range(4):
+                chosen = {row_axis: i, col_axis: j}.get(axis)
+                index += [slice(None)] if chosen is None else [slice(None), chosen]
+            return blocks[tuple(index)]
+
+        return phase
 
     def compute_output_shape(self, input_shape):
         shape = list(input_shape)
@@ -166,3 +196,8 @@ class SpaceToDepthLogic:
             data_format=self.data_format,
         )
         return config
+
+
+def _is_symbolic(size):
+    """A size known only as an expression (JAX shape polymorphism), neither an int nor None."""
+    return size is not None and not isinstance(size, int)

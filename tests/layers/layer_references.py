@@ -28,7 +28,7 @@ def space_to_depth_reference(x, block, channel_order="tensorflow", data_format="
 
     "tensorflow" stacks phases in order i*b + j, "focus" (SPD-Conv / YOLOv5) in order j*b + i.
     """
-    x = to_nhwc(np.asarray(x), data_format)
+    x = to_nhwc(keras.ops.convert_to_numpy(x), data_format)
     pairs = [(i, j) for i in range(block) for j in range(block)]
     if channel_order == "focus":
         pairs = [(i, j) for j in range(block) for i in range(block)]
@@ -38,7 +38,7 @@ def space_to_depth_reference(x, block, channel_order="tensorflow", data_format="
 
 def pad_to_multiple_reference(x, block, data_format="channels_last"):
     """Zero-pad bottom and right of an image batch up to the next multiple of ``block``."""
-    x = to_nhwc(np.asarray(x), data_format)
+    x = to_nhwc(keras.ops.convert_to_numpy(x), data_format)
     rows, cols = (-x.shape[1]) % block, (-x.shape[2]) % block
     return from_nhwc(np.pad(x, ((0, 0), (0, rows), (0, cols), (0, 0))), data_format)
 

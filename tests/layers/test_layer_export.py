@@ -12,7 +12,7 @@ import tensorflow as tf
 
 import keras
 
-from keras_adastride import CAS, SpaceToDepthConv
+from keras_adastride import CAS, SpaceToDepth, SpaceToDepthConv
 from layer_references import every_layer_model, random_images
 
 #: Run in a fresh interpreter: keras_adastride made unimportable before anything else is imported.
@@ -69,6 +69,7 @@ def sparse_and_dense_models():
     return sparse, dense, x
 
 
+@pytest.mark.tensorflow_only
 def test_exported_model_runs_without_the_package(tmp_path):
     """Every layer in both layouts, and sparse execution (whose export must answer as the dense
     model)."""
@@ -100,6 +101,7 @@ def test_exported_model_runs_without_the_package(tmp_path):
             np.testing.assert_allclose(outputs[key], reference, rtol=0, atol=1e-5)
 
 
+@pytest.mark.tensorflow_only
 def test_grouped_convs_export_without_xla(tmp_path):
     """Keras 3's TensorFlow backend runs every grouped conv through
     tf.function(jit_compile=True); CAS and SpaceToDepthConv compute theirs per group instead."""
@@ -114,6 +116,7 @@ def test_grouped_convs_export_without_xla(tmp_path):
 
 
 
+@pytest.mark.tensorflow_only
 def test_sparse_execution_in_a_serving_export(tmp_path):
     """keras_adastride.serving.export_model of a sparse model: no XLA, the dense model's answers."""
     from keras_adastride.serving import export_model, xla_findings
@@ -126,3 +129,34 @@ def test_sparse_execution_in_a_serving_export(tmp_path):
     outputs = tf.saved_model.load(served).signatures["serving_default"](image=tf.constant(x))
     (output,) = outputs.values()
     np.testing.assert_allclose(output.numpy(), dense.predict(x, verbose=0), rtol=0, atol=1e-5)
+
+
+@pytest.mark.saved_model_export
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_space_to_depth_exports_with_unknown_height_and_width(tmp_path, data_format):
+    """Exported for (None, None) sizes (JAX traces them as symbols), the served model matches
+    the in-process one on even and, padded, odd sizes; unpadded odd sizes are refused."""
+    import tensorflow as tf
+
+    def channels(shape):
+        return (shape[0], shape[3], shape[1], shape[2]) if data_format == "channels_first" else shape
+
+    inputs = keras.Input(channels((None, None, 3)))
+    exact = keras.Model(inputs, SpaceToDepth(2, data_format=data_format)(inputs))
+    padded = keras.Model(inputs, [
+        SpaceToDepth(3, channel_order="focus", pad_to_multiple=True, data_format=data_format)(inputs),
+        SpaceToDepthConv(4, 3, padding="same", pad_to_multiple=True, data_format=data_format)(inputs),
+    ])
+    for name, model, shapes in (("exact", exact, [(2, 6, 4, 3)]),
+                                ("padded", padded, [(2, 6, 4, 3), (1, 7, 5, 3)])):
+        model.export(str(tmp_path / name), verbose=False)
+        serve = tf.saved_model.load(str(tmp_path / name)).serve
+        for shape in shapes:
+            x = random_images(channels(shape))
+            expected = keras.tree.flatten(model.predict(x, verbose=0))
+            served = keras.tree.flatten(serve(tf.constant(x)))
+            for a, b in zip(expected, served):
+                np.testing.assert_allclose(b.numpy(), a, rtol=0, atol=1e-5)
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        tf.saved_model.load(str(tmp_path / "exact")).serve(
+            tf.constant(random_images(channels((1, 7, 4, 3)))))

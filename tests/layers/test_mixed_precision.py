@@ -6,6 +6,7 @@ import pytest
 
 import keras
 
+from backend_neutral import to_numpy, value_and_gradients
 from keras_adastride import CAS, PAS, SpaceToDepth, SpaceToDepthConv, StrideGate
 from layer_references import random_images
 
@@ -44,17 +45,14 @@ def test_low_precision_compute_float32_variables(layer_class, kwargs, policy, dt
     assert keras.backend.standardize_dtype(out.dtype) == dtype
     for loss in low.losses:  # the target-stride loss is computed in float32
         assert keras.backend.standardize_dtype(loss.dtype) == "float32"
-    reference = np.asarray(full(x))
-    out = np.asarray(keras.ops.cast(out, "float32"))
+    reference = to_numpy(full(x))
+    out = to_numpy(keras.ops.cast(out, "float32"))
     scale = np.abs(reference).max()
     np.testing.assert_allclose(out, reference, rtol=0, atol=tolerance * scale)
     # Gradients reach the float32 variables through the low-precision graph.
     if low.trainable_weights:
-        import tensorflow as tf
-
-        with tf.GradientTape() as tape:
-            value = keras.ops.sum(keras.ops.cast(low(x), "float32") ** 2)
-        grads = tape.gradient(value, low.trainable_weights)
+        _, grads = value_and_gradients(
+            lambda: keras.ops.sum(keras.ops.cast(low(x), "float32") ** 2), low.trainable_weights)
         assert all(g is not None and g.dtype == "float32" for g in grads)
 
 
@@ -76,16 +74,16 @@ def test_bounded_gate_stays_finite_under_float16_with_large_inputs(layer_class):
     x = np.abs(random_images((2, 8, 8, 4), scale=100.0))
     # The unbounded ReLU gate overflows float16 (so the test can fail) ...
     relu = _large_gate_layer(layer_class, "relu", "mixed_float16")
-    assert not np.isfinite(np.asarray(keras.ops.cast(relu(x), "float32"))).all()
+    assert not np.isfinite(to_numpy(keras.ops.cast(relu(x), "float32"))).all()
     for activation, bound in (("relu6", 6.0), ("scaled_sigmoid", 12.0)):
         low = _large_gate_layer(layer_class, activation, "mixed_float16")
         full = _large_gate_layer(layer_class, activation, "float32")
         full.set_weights(low.get_weights())
-        gate = np.asarray(keras.ops.cast(low.gate_map(x), "float32"))
+        gate = to_numpy(keras.ops.cast(low.gate_map(x), "float32"))
         assert np.isfinite(gate).all() and gate.max() <= bound
-        out = np.asarray(keras.ops.cast(low(x), "float32"))
+        out = to_numpy(keras.ops.cast(low(x), "float32"))
         assert np.isfinite(out).all(), activation
-        reference = np.asarray(full(x))
+        reference = to_numpy(full(x))
         np.testing.assert_allclose(out, reference, rtol=0, atol=1e-2 * np.abs(reference).max())
 
 
@@ -100,6 +98,6 @@ def test_channels_first_under_mixed_bfloat16(layer_class, kwargs):
     low, full = _twin(layer_class, dict(kwargs, data_format="channels_first"), "mixed_bfloat16", x)
     out = low(x)
     assert keras.backend.standardize_dtype(out.dtype) == "bfloat16"
-    reference = np.asarray(full(x))
-    np.testing.assert_allclose(np.asarray(keras.ops.cast(out, "float32")), reference, rtol=0,
+    reference = to_numpy(full(x))
+    np.testing.assert_allclose(to_numpy(keras.ops.cast(out, "float32")), reference, rtol=0,
                                atol=5e-2 * np.abs(reference).max())

@@ -6,6 +6,7 @@ import pytest
 
 import keras
 
+from backend_neutral import to_numpy
 from keras_adastride import CAS, PAS, SpaceToDepth, SpaceToDepthConv, StrideGate
 from layer_references import pad_to_multiple_reference, random_images, space_to_depth_reference
 
@@ -16,13 +17,13 @@ def _check_maps(layer, rows, cols, channels=2):
     """Gate map rows/cols == initial map rows/cols == compute_output_shape's (and, for a few
     sizes, the whole layer's output: eager calls are slow, this loop makes ~1,500 of them)."""
     x = random_images((1, rows, cols, channels), seed=rows)
-    gate = np.asarray(layer.gate_map(x))
-    initial = np.asarray(layer.initial_map(x))
+    gate = to_numpy(layer.gate_map(x))
+    initial = to_numpy(layer.initial_map(x))
     expected = tuple(layer.compute_output_shape(x.shape))
     assert gate.shape[:3] == initial.shape[:3] == expected[:3], (rows, cols)
     assert initial.shape == expected
     if rows % 8 in (1, 2):
-        assert np.asarray(layer(x)).shape == expected
+        assert to_numpy(layer(x)).shape == expected
 
 
 @pytest.mark.parametrize("padding", ["valid", "same"])
@@ -76,7 +77,7 @@ def test_compute_output_shape_matches_output(layer):
     channels_first = getattr(layer, "data_format", None) == "channels_first"
     shape = (2, 4, 12, 12) if channels_first else (2, 12, 12, 4)
     x = random_images(shape)
-    out = np.asarray(layer(x))
+    out = to_numpy(layer(x))
     assert out.shape == tuple(layer.compute_output_shape(shape))
     # Symbolic shapes with unknown height and width keep their channel count.
     unknown = (None, 4, None, None) if channels_first else (None, None, None, 4)
@@ -106,7 +107,7 @@ def test_unknown_height_and_width(data_format):
             x = x.transpose(0, 3, 1, 2)
         graph_outputs = model.predict(x, verbose=0)  # a traced, shape-polymorphic function
         for layer, out in zip(layers, graph_outputs):
-            np.testing.assert_allclose(out, np.asarray(layer(x)), rtol=0, atol=1e-5)
+            np.testing.assert_allclose(out, to_numpy(layer(x)), rtol=0, atol=1e-5)
             assert out.shape == tuple(layer.compute_output_shape(x.shape))
         padded = pad_to_multiple_reference(x, 2, data_format)
         np.testing.assert_array_equal(

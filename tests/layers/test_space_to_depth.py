@@ -7,6 +7,7 @@ import tensorflow as tf
 
 import keras
 
+from backend_neutral import to_numpy
 from keras_adastride import SpaceToDepth, SpaceToDepthConv
 from layer_references import (
     from_nhwc,
@@ -36,7 +37,7 @@ def _tf_depth_to_space(x, block, data_format):
 @pytest.mark.parametrize("block,rows,cols", [(2, 4, 6), (3, 9, 6), (4, 8, 4), (2, 2, 2)])
 def test_tensorflow_order_matches_tf_nn_and_numpy(data_format, block, rows, cols):
     x = _images(rows, cols, 3, data_format)
-    out = np.asarray(SpaceToDepth(block, data_format=data_format)(x))
+    out = to_numpy(SpaceToDepth(block, data_format=data_format)(x))
     np.testing.assert_array_equal(out, _tf_space_to_depth(x, block, data_format))
     reference = space_to_depth_reference(x, block, "tensorflow", data_format)
     np.testing.assert_array_equal(out, reference)
@@ -47,7 +48,7 @@ def test_tensorflow_order_matches_tf_nn_and_numpy(data_format, block, rows, cols
 @pytest.mark.parametrize("block", [2, 3])
 def test_focus_order_matches_yolov5_slices(data_format, block):
     x = _images(6, 12, 2, data_format)
-    out = np.asarray(SpaceToDepth(block, channel_order="focus", data_format=data_format)(x))
+    out = to_numpy(SpaceToDepth(block, channel_order="focus", data_format=data_format)(x))
     np.testing.assert_array_equal(out, space_to_depth_reference(x, block, "focus", data_format))
     assert not np.array_equal(out, _tf_space_to_depth(x, block, data_format))
     if block == 2:  # YOLOv5 Focus / SPD-Conv, literally: cat(x[::2, ::2], x[1::2, ::2], ...)
@@ -63,7 +64,7 @@ def test_focus_order_matches_yolov5_slices(data_format, block):
 def test_pad_to_multiple_pads_bottom_and_right(data_format, rows, cols):
     x = _images(rows, cols, 2, data_format)
     layer = SpaceToDepth(2, pad_to_multiple=True, data_format=data_format)
-    out = np.asarray(layer(x))
+    out = to_numpy(layer(x))
     padded = pad_to_multiple_reference(x, 2, data_format)
     np.testing.assert_array_equal(out, _tf_space_to_depth(padded, 2, data_format))
     assert out.shape == layer.compute_output_shape(x.shape)
@@ -85,7 +86,7 @@ def test_space_to_depth_then_1x1_conv_is_2x2_stride_2_conv(channel_order, data_f
     spd = SpaceToDepthConv(filters, 1, channel_order=channel_order, data_format=data_format)
     spd.build(x.shape)
     spd.conv.set_weights([kernel.reshape(1, 1, 4 * channels, filters), bias])
-    np.testing.assert_allclose(np.asarray(spd(x)), np.asarray(strided(x)), rtol=0, atol=1e-5)
+    np.testing.assert_allclose(to_numpy(spd(x)), to_numpy(strided(x)), rtol=0, atol=1e-5)
 
 
 @pytest.mark.parametrize("data_format", FORMATS)
@@ -93,11 +94,11 @@ def test_space_to_depth_conv_is_conv_of_space_to_depth(data_format):
     x = _images(7, 5, 3, data_format)
     spd = SpaceToDepthConv(4, 3, block_size=2, pad_to_multiple=True, padding="same",
                            channel_order="focus", data_format=data_format, activation="relu")
-    out = np.asarray(spd(x))
+    out = to_numpy(spd(x))
     conv = keras.layers.Conv2D(4, 3, padding="same", data_format=data_format, activation="relu")
     stacked = space_to_depth_reference(pad_to_multiple_reference(x, 2, data_format), 2, "focus",
                                        data_format)
     conv.build(stacked.shape)
     conv.set_weights(spd.conv.get_weights())
-    np.testing.assert_allclose(out, np.asarray(conv(stacked)), rtol=0, atol=1e-5)
+    np.testing.assert_allclose(out, to_numpy(conv(stacked)), rtol=0, atol=1e-5)
     assert out.shape == spd.compute_output_shape(x.shape)

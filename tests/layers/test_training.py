@@ -5,19 +5,19 @@ import math
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import keras
 
+from backend_neutral import to_numpy, value_and_gradients
 from keras_adastride import CAS, PAS, SpaceToDepthConv, StrideGate
 from layer_references import random_images
 
 
 def _gradients(layer, x):
-    with tf.GradientTape() as tape:
-        value = keras.ops.sum(layer(x, training=True) ** 2)
-    return dict(zip([v.path for v in layer.trainable_weights],
-                    tape.gradient(value, layer.trainable_weights)))
+    layer(x)  # builds the weights to differentiate
+    _, grads = value_and_gradients(lambda: keras.ops.sum(layer(x, training=True) ** 2),
+                                   layer.trainable_weights)
+    return dict(zip([v.path for v in layer.trainable_weights], grads))
 
 
 LAYERS = [
@@ -41,7 +41,7 @@ def test_gradients_reach_every_gate_weight(layer_class, kwargs):
     gate_paths = {v.path for v in gate.trainable_weights}
     assert len(gate_paths) == 2 * gate.depth
     for path, grad in grads.items():
-        assert grad is not None and np.abs(np.asarray(grad)).max() > 0, path
+        assert grad is not None and np.abs(grad).max() > 0, path
 
 
 @pytest.mark.parametrize("layer_class,kwargs", LAYERS[:4], ids=[c.__name__ for c, _ in LAYERS[:4]])
@@ -56,13 +56,14 @@ def test_identity_gate_hidden_convs_learn_after_one_step(layer_class, kwargs):
     last = {gate.kernels[-1].path, gate.biases[-1].path}
     grads = _gradients(layer, x)
     for path in hidden:
-        np.testing.assert_array_equal(np.asarray(grads[path]), 0.0)
+        np.testing.assert_array_equal(grads[path], 0.0)
     for path in last:
-        assert np.abs(np.asarray(grads[path])).max() > 0, path
-    keras.optimizers.SGD(1e-3).apply(list(grads.values()), layer.trainable_weights)
+        assert np.abs(grads[path]).max() > 0, path
+    keras.optimizers.SGD(1e-3).apply([keras.ops.convert_to_tensor(g) for g in grads.values()],
+                                     layer.trainable_weights)
     grads = _gradients(layer, x)
     for path in hidden | last:
-        assert np.abs(np.asarray(grads[path])).max() > 0, path
+        assert np.abs(grads[path]).max() > 0, path
 
 
 def test_fit_lowers_the_loss_on_a_learnable_task():
@@ -103,7 +104,7 @@ def _numpy_target_loss(pre_activation, target, weight):
 
 def _pre_activation(layer, x):
     """The gate's last conv output z (gate = act(z)), from the gate's own (unfused) stack."""
-    return np.asarray(layer.gate.run_stack(x)[0])
+    return to_numpy(layer.gate.run_stack(x)[0])
 
 
 @pytest.mark.parametrize("layer_class,kwargs", [
@@ -133,12 +134,15 @@ def test_target_stride_adds_its_loss(layer_class, kwargs):
 def _train_on_budget_loss(layer, x, steps):
     optimizer = keras.optimizers.Adam(1e-2)
     losses = []
+
+    def budget_loss():
+        layer(x, training=True)
+        return layer.losses[0]
+
     for _ in range(steps):
-        with tf.GradientTape() as tape:
-            layer(x, training=True)
-            loss = layer.losses[0]
-        losses.append(float(loss))
-        optimizer.apply(tape.gradient(loss, layer.trainable_weights), layer.trainable_weights)
+        loss, grads = value_and_gradients(budget_loss, layer.trainable_weights)
+        losses.append(loss)
+        optimizer.apply([keras.ops.convert_to_tensor(g) for g in grads], layer.trainable_weights)
     return losses
 
 
@@ -152,7 +156,7 @@ def test_target_stride_budget_is_met_from_the_identity_start(target_stride):
     assert layer.effective_stride(x) == pytest.approx(2.0)  # identity start: all kept
     losses = _train_on_budget_loss(layer, x, steps=200)
     assert losses[0] > 0.1 and losses[-1] < 0.01 * losses[0]
-    gate = np.asarray(layer.gate_map(x)).reshape(len(x), -1)
+    gate = to_numpy(layer.gate_map(x)).reshape(len(x), -1)
     kept = (gate > 0).mean(axis=1)
     np.testing.assert_allclose(kept, 1 / target_stride**2, atol=0.03)  # 36 positions per image
     assert layer.effective_stride(x) == pytest.approx(2.0 * target_stride, rel=0.08)
@@ -166,7 +170,7 @@ def test_target_stride_revives_a_gate_that_dropped_everything():
     bias.assign(bias - 3.0)  # pre-activation 1 - 3 < 0 everywhere: every position dropped
     assert layer.effective_stride(x) == math.inf
     _train_on_budget_loss(layer, x, steps=200)
-    kept = (np.asarray(layer.gate_map(x)) > 0).mean()
+    kept = (to_numpy(layer.gate_map(x)) > 0).mean()
     assert kept == pytest.approx(0.25, abs=0.03)
 
 
@@ -175,7 +179,7 @@ def test_target_stride_revives_a_gate_that_dropped_everything():
 def test_effective_stride_matches_numpy_count(strides, gate_channels):
     x = random_images((3, 10, 10, 3))
     layer = CAS(4, 3, strides=strides, gate_init="random", gate_channels=gate_channels)
-    gate = np.asarray(layer.gate_map(x))
+    gate = to_numpy(layer.gate_map(x))
     kept = np.count_nonzero(gate > 0)
     assert 0 < kept < gate.size  # the random ReLU gate drops some positions, keeps others
     s = strides if isinstance(strides, tuple) else (strides, strides)
@@ -194,8 +198,8 @@ def test_regularizers_add_their_losses(layer_class):
     x = random_images((2, 8, 8, 3))
     layer = layer_class(4, 3, kernel_regularizer=keras.regularizers.L2(0.5),
                         activity_regularizer=keras.regularizers.L1(0.25))
-    out = np.asarray(layer(x))
-    kernel = np.asarray(layer.conv.kernel)
+    out = to_numpy(layer(x))
+    kernel = to_numpy(layer.conv.kernel)
     expected = sorted([0.5 * np.sum(kernel**2), 0.25 * np.sum(np.abs(out)) / out.shape[0]])
     np.testing.assert_allclose(sorted(float(v) for v in layer.losses), expected, rtol=1e-5)
 

@@ -128,6 +128,7 @@ def test_size_not_divisible_by_block_raises(layer_class, kwargs, rows, cols, lab
         layer(np.zeros((1, rows, cols, 2), "float32"))
 
 
+@pytest.mark.tensorflow_only
 def test_size_not_divisible_by_block_in_a_graph_of_unknown_size_fails_clearly():
     """A graph traced for unknown height/width learns the size only at run time, too late for a
     ValueError: it fails with TensorFlow's InvalidArgumentError carrying the same explanation."""

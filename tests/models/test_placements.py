@@ -7,6 +7,7 @@ import pytest
 
 import keras
 
+from backend_neutral import to_numpy
 from keras_adastride import CAS, PAS, SpaceToDepth, SpaceToDepthConv, models
 from keras_adastride.models._downsampling import AveragingKernel, Downsampling
 
@@ -99,7 +100,7 @@ def test_cas_and_pas_models_start_as_the_original(builder, kwargs):
         model = builder(downsampling=variant, **kwargs)
         copy_into(original, model)
         for a, b in zip(expected, keras.tree.flatten(model(x))):
-            np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(to_numpy(b), to_numpy(a), rtol=1e-5, atol=1e-6)
 
 
 def site_model(variant, site_kind, **kwargs):
@@ -114,7 +115,7 @@ def site_model(variant, site_kind, **kwargs):
 def test_cas_and_spd_at_a_pooling_site_start_as_average_pooling(variant):
     x = np.random.default_rng(2).random((2, 8, 8, 3), "float32")
     expected = keras.layers.AveragePooling2D(2)(x)
-    np.testing.assert_allclose(np.asarray(site_model(variant, "pool")(x)), expected, atol=1e-6)
+    np.testing.assert_allclose(to_numpy(site_model(variant, "pool")(x)), expected, atol=1e-6)
 
 
 def test_spd_at_a_strided_conv_site():

@@ -1,0 +1,46 @@
+"""Backend-neutral test helpers: NumPy views and gradients on TensorFlow, JAX and PyTorch alike.
+
+Keras 3 has no public gradient API of its own (each backend trains through its ``train_step``),
+so :func:`value_and_gradients` dispatches to the backend's autodiff: ``tf.GradientTape``,
+``torch.autograd.grad``, or ``jax.value_and_grad`` over a ``keras.StatelessScope``.
+"""
+
+import keras
+
+
+def to_numpy(x):
+    """``keras.ops.convert_to_numpy``: also works on torch tensors that require grad."""
+    return keras.ops.convert_to_numpy(x)
+
+
+def value_and_gradients(loss_fn, variables):
+    """``(float(loss_fn()), [d loss / d v as NumPy for v in variables])``.
+
+    ``loss_fn`` takes no argument and reads ``variables`` (built already) through the layers
+    that own them (``layer.losses`` included: on JAX they are collected by the stateless scope).
+    """
+    variables = list(variables)
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            value = loss_fn()
+        grads = tape.gradient(value, variables)
+    elif backend == "torch":
+        import torch
+
+        value = loss_fn()
+        grads = torch.autograd.grad(value, [v.value for v in variables], allow_unused=True)
+    elif backend == "jax":
+        import jax
+
+        def stateless_loss(values):
+            mapping = list(zip(variables, values))
+            with keras.StatelessScope(state_mapping=mapping, collect_losses=True):
+                return loss_fn()
+
+        value, grads = jax.value_and_grad(stateless_loss)([v.value for v in variables])
+    else:
+        raise NotImplementedError(f"no gradient helper for the {backend!r} backend")
+    return float(to_numpy(value)), [None if g is None else to_numpy(g) for g in grads]
