@@ -8,10 +8,13 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 DOC = pathlib.Path(__file__).resolve().parents[2] / "docs" / "LAYERS.md"
 SHAPE_COMMENT = re.compile(r"^\s*print\((?P<expr>.+\.shape)\)\s*# (?P<shape>\([\d, ]+\))")
 
 
+@pytest.mark.tensorflow_only  # LAYERS.md's snippets are written for the TensorFlow backend
 def test_layers_quick_start_runs():
     blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)
     assert len(blocks) >= 8
