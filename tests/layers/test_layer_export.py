@@ -139,7 +139,10 @@ def test_space_to_depth_exports_with_unknown_height_and_width(tmp_path, data_for
     import tensorflow as tf
 
     def channels(shape):
-        return (shape[0], shape[3], shape[1], shape[2]) if data_format == "channels_first" else shape
+        # (..., H, W, C) -> (..., C, H, W) for channels_first
+        if data_format == "channels_first":
+            return (*shape[:-3], shape[-1], *shape[-3:-1])
+        return shape
 
     inputs = keras.Input(channels((None, None, 3)))
     exact = keras.Model(inputs, SpaceToDepth(2, data_format=data_format)(inputs))
