@@ -16,14 +16,20 @@ class AveragingKernel(keras.initializers.Initializer):
     """
 
     def __call__(self, shape, dtype=None):
-        kh, kw, cin, cout = shape
-        if cin % cout:
-            raise ValueError(
-                f"AveragingKernel: input channels ({cin}) must be a multiple of output channels "
-                f"({cout}); received shape={tuple(shape)}."
-            )
-        kernel = np.zeros(shape, "float32")
-        copies = cin // cout
-        for m in range(copies):
-            kernel[:, :, m * cout + np.arange(cout), np.arange(cout)] = 1.0 / (kh * kw * copies)
-        return keras.ops.convert_to_tensor(kernel, dtype=dtype)
+        return keras.ops.convert_to_tensor(averaging_kernel(shape), dtype=dtype)
+
+
+def averaging_kernel(shape):
+    """The :class:`AveragingKernel` array of ``shape`` (float32 NumPy; shared with the
+    ``tf_keras`` twin in ``keras_adastride.tfmot.layers``)."""
+    kh, kw, cin, cout = shape
+    if cin % cout:
+        raise ValueError(
+            f"AveragingKernel: input channels ({cin}) must be a multiple of output channels "
+            f"({cout}); received shape={tuple(shape)}."
+        )
+    kernel = np.zeros(shape, "float32")
+    copies = cin // cout
+    for m in range(copies):
+        kernel[:, :, m * cout + np.arange(cout), np.arange(cout)] = 1.0 / (kh * kw * copies)
+    return kernel

@@ -11,10 +11,15 @@ does. The layers here run the same logic as the Keras 3 ones (same outputs, same
     pruned = tfmot.sparsity.keras.prune_low_magnitude(model, pruning_schedule=...)
     with kat.quantize_scope():
         qat = tfmot.quantization.keras.quantize_apply(kat.quantize_annotate_model(model))
+
+A Keras 3 model (a ``keras_adastride.models`` builder, say) crosses with ``kat.to_tf_keras`` and
+comes back, pruned and stripped, with ``kat.to_keras3`` (``keras_adastride.tfmot.bridge``).
 """
 
+from keras_adastride.tfmot.bridge import to_keras3, to_tf_keras
 from keras_adastride.tfmot.layers import (
     CAS,
+    AveragingKernel,
     CUSTOM_OBJECTS,
     PAS,
     MedianPooling2D,
@@ -36,6 +41,7 @@ from keras_adastride.tfmot.quantization import (
 )
 
 __all__ = [
+    "AveragingKernel",
     "CAS",
     "CUSTOM_OBJECTS",
     "MedianPooling2D",
@@ -53,4 +59,6 @@ __all__ = [
     "default_quantize_config",
     "quantize_annotate_model",
     "quantize_scope",
+    "to_keras3",
+    "to_tf_keras",
 ]

@@ -22,8 +22,10 @@ Weights are created in the same order as the Keras 3 layers, so ``get_weights()`
 generation is ``set_weights()`` of the other.
 """
 
+import tensorflow as tf
 import tf_keras
 
+from keras_adastride import initializers as _initializers
 from keras_adastride._backend import tf_keras as _tf_keras_generation
 from keras_adastride.layers.cas import CASLogic
 from keras_adastride.layers.pas import PASLogic
@@ -131,8 +133,17 @@ class SpaceToDepthConv(SpaceToDepthConvLogic, tf_keras.layers.Layer):
         return [self.conv.kernel]
 
 
+@_register
+class AveragingKernel(tf_keras.initializers.Initializer):
+    __doc__ = _initializers.AveragingKernel.__doc__
+
+    def __call__(self, shape, dtype=None, **kwargs):
+        return tf.constant(_initializers.averaging_kernel(tuple(shape)), dtype=dtype)
+
+
 #: name -> class, for ``custom_objects`` / ``custom_object_scope``.
 CUSTOM_OBJECTS = {
-    cls.__name__: cls for cls in (CAS, MedianPooling2D, PAS, SpaceToDepth, SpaceToDepthConv,
-                                  StochasticPooling2D, StrideGate)
+    cls.__name__: cls
+    for cls in (CAS, MedianPooling2D, PAS, SpaceToDepth, SpaceToDepthConv, StochasticPooling2D,
+                StrideGate, AveragingKernel)
 }
