@@ -18,6 +18,13 @@ class Task:
     def validate(self, config):
         raise NotImplementedError
 
+    def refuse_convert(self, config):
+        """``ValueError`` for ``--convert`` in a task that compares its builder's own variants."""
+        if config.convert is not None:
+            raise ValueError(f"convert is offered by the classification task; the {self.name} "
+                             f"task compares the builder's variants (got convert="
+                             f"{config.convert!r}).")
+
     def load(self, config):
         raise NotImplementedError
 

@@ -168,10 +168,7 @@ class DetectionTask(Task):
     example_figure = "detections.png"
 
     def validate(self, config):
-        if config.convert is not None:
-            raise ValueError(f"convert is offered by the classification task; the detection "
-                             f"task compares the builder's variants (got convert="
-                             f"{config.convert!r}).")
+        self.refuse_convert(config)
         if config.model not in SETUPS:
             raise ValueError(f"model must be one of {list(SETUPS)} for the detection task, got "
                              f"{config.model!r}.")

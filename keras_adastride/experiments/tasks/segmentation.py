@@ -36,10 +36,7 @@ class SegmentationTask(Task):
     def validate(self, config):
         from keras_adastride.segmentation import training
 
-        if config.convert is not None:
-            raise ValueError(f"convert is offered by the classification task; the segmentation "
-                             f"task compares the builder's variants (got convert="
-                             f"{config.convert!r}).")
+        self.refuse_convert(config)
         if config.model not in MODELS:
             raise ValueError(f"model must be one of {list(MODELS)} for the segmentation task "
                              f"(variant 'nodown' is the no-downsampling dilated_segnet), got "
