@@ -53,6 +53,13 @@ def _task_defaults(attribute, join=str):
     return "; ".join(f"{name}: {join(getattr(task, attribute))}" for name, task in TASKS.items())
 
 
+def _budget_defaults(name):
+    def shown(value):
+        return "all" if value is None else str(value)
+    return "; ".join(f"{task_name}: {shown(task.default_budget[name])}"
+                     for task_name, task in TASKS.items())
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="keras-adastride",
@@ -80,20 +87,25 @@ def build_parser():
     add("--variants", type=_names,
         help="comma-separated downsampling variants, the first is the reference (default: the "
              f"task's, {_task_defaults('default_variants', ','.join)})")
-    add("--epochs", type=int, default=_default("epochs"), help="epochs per run (default: %(default)s)")
+    add("--epochs", type=int, default=argparse.SUPPRESS,
+        help=f"epochs per run (default: the task's, {_budget_defaults('epochs')})")
     add("--seeds", type=int, default=_default("seeds"),
         help="number of seeds, first-seed .. first-seed + seeds - 1 (default: %(default)s)")
     add("--first-seed", type=int, default=_default("first_seed"), help="(default: %(default)s)")
-    add("--batch-size", type=int, default=_default("batch_size"), help="(default: %(default)s)")
-    add("--learning-rate", type=float, default=_default("learning_rate"),
-        help="Adam learning rate, the same for every variant (default: %(default)s)")
-    add("--train-subset", type=_subset, default=_default("train_subset"),
+    add("--batch-size", type=int, default=argparse.SUPPRESS,
+        help=f"(default: the task's, {_budget_defaults('batch_size')})")
+    add("--learning-rate", type=float, default=argparse.SUPPRESS,
+        help="Adam learning rate, the same for every variant (default: the task's, "
+             f"{_budget_defaults('learning_rate')})")
+    add("--train-subset", type=_subset, default=argparse.SUPPRESS,
         help="training images per run, drawn by seed; 'all' = every image not held out for "
-             "validation (default: %(default)s)")
-    add("--val-subset", type=int, default=_default("val_subset"),
-        help="held-out training images scored after each epoch (default: %(default)s)")
-    add("--test-subset", type=_subset, default=_default("test_subset"),
-        help="first N test images to score; 'all' = the whole test set (default: all)")
+             f"validation (default: the task's, {_budget_defaults('train_subset')})")
+    add("--val-subset", type=int, default=argparse.SUPPRESS,
+        help="held-out training images scored after each epoch (default: the task's, "
+             f"{_budget_defaults('val_subset')})")
+    add("--test-subset", type=_subset, default=argparse.SUPPRESS,
+        help="first N test images to score; 'all' = the whole test set (default: the task's, "
+             f"{_budget_defaults('test_subset')})")
     add("--output", default=_default("output"),
         help="folder for CSV, JSON, PNGs and runs/ (default: %(default)s)")
     add("--verbose", type=int, choices=[0, 1, 2],

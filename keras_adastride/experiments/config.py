@@ -14,8 +14,11 @@ CONVERT_TARGETS = ("cas", "pas", "spd")
 APPLICATIONS_PREFIX = "keras.applications."
 
 
-#: ``target_stride`` value meaning "the task's default" (None already means "no budget").
+#: value meaning "the task's default" (None already means "no budget" / "all images").
 TASK_DEFAULT = "task default"
+#: the fields whose default is the task's ``default_budget``.
+BUDGET_FIELDS = ("epochs", "batch_size", "learning_rate", "train_subset", "val_subset",
+                 "test_subset")
 
 
 @dataclasses.dataclass
@@ -23,7 +26,8 @@ class ComparisonConfig:
     """What to compare and how long to train; the defaults are the README's main job.
 
     ``task``: a name in :data:`keras_adastride.experiments.tasks.TASKS`; ``model`` /
-    ``dataset`` / ``variants`` None: that task's defaults. ``train_subset`` / ``test_subset``:
+    ``dataset`` / ``variants`` None: that task's defaults; the training budget
+    (:data:`BUDGET_FIELDS`) left at :data:`TASK_DEFAULT`: the task's ``default_budget``. ``train_subset`` / ``test_subset``:
     how many training / test images to use (None = all); ``val_subset``: held-out training
     images scored after each epoch (the learning curves); ``target_stride`` /
     ``target_stride_weight``: the gate budget given to every CAS / PAS layer (None: no budget,
@@ -41,14 +45,14 @@ class ComparisonConfig:
     model: str = None
     dataset: str = None
     variants: tuple = None
-    epochs: int = 3
+    epochs: int = TASK_DEFAULT
     seeds: int = 3
     first_seed: int = 0
-    batch_size: int = 128
-    train_subset: int = 5000
-    val_subset: int = 1000
-    test_subset: int = None
-    learning_rate: float = 1e-3
+    batch_size: int = TASK_DEFAULT
+    train_subset: int = TASK_DEFAULT
+    val_subset: int = TASK_DEFAULT
+    test_subset: int = TASK_DEFAULT
+    learning_rate: float = TASK_DEFAULT
     output: str = "adastride_results"
     verbose: int = None
     gate_images: int = 4
@@ -75,7 +79,10 @@ class ComparisonConfig:
                              f"conversion; "
                              f"got model={self.model!r}.")
         self.variants = tuple(task.default_variants if self.variants is None else self.variants)
-        if isinstance(self.target_stride, str) and self.target_stride == TASK_DEFAULT:
+        for name in BUDGET_FIELDS:
+            if _is_task_default(getattr(self, name)):
+                setattr(self, name, task.default_budget[name])
+        if _is_task_default(self.target_stride):
             self.target_stride = task.default_target_stride
         if self.target_stride_weight is None:
             self.target_stride_weight = task.default_target_stride_weight
@@ -108,6 +115,10 @@ class ComparisonConfig:
             return None
         return {"target_stride": float(self.target_stride),
                 "target_stride_weight": float(self.target_stride_weight)}
+
+
+def _is_task_default(value):
+    return isinstance(value, str) and value == TASK_DEFAULT
 
 
 def _check_int(name, value, low, none=""):

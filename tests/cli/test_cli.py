@@ -203,3 +203,23 @@ def test_budget_off_on_request_and_verbosity_follows_the_terminal(monkeypatch):
     monkeypatch.setattr(sys, "stdout", io.StringIO())
     assert ComparisonConfig().verbose == 2  # one line per epoch in a log file
     assert ComparisonConfig(verbose=0).verbose == 0
+
+
+def test_each_task_trains_on_its_own_budget_unless_told_otherwise():
+    from keras_adastride.cli import build_parser
+    from keras_adastride.experiments.config import ComparisonConfig
+
+    def parsed(*argv):
+        return ComparisonConfig(**vars(build_parser().parse_args(list(argv))))
+
+    classification, detection = parsed(), parsed("--task", "detection")
+    assert (classification.epochs, classification.batch_size, classification.train_subset,
+            classification.test_subset) == (3, 128, 5000, None)
+    assert (detection.epochs, detection.batch_size, detection.learning_rate,
+            detection.train_subset, detection.val_subset, detection.test_subset) == \
+        (8, 32, 2e-3, 1500, 200, 500)
+    segmentation = parsed("--task", "segmentation", "--epochs", "2", "--test-subset", "all")
+    assert (segmentation.epochs, segmentation.batch_size, segmentation.train_subset,
+            segmentation.test_subset) == (2, 32, 3000, None)
+    with pytest.raises(ValueError, match="epochs must be an integer >= 1, got 0"):
+        ComparisonConfig(task="detection", epochs=0)

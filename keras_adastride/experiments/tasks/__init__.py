@@ -26,6 +26,8 @@ Contract (``config`` is a :class:`keras_adastride.experiments.config.ComparisonC
   :meth:`Task.draw_examples`'s picture.
 - ``default_target_stride``, ``default_target_stride_weight``: the CAS / PAS gate budget of a
   config that does not set one (base class: None, no budget; classification: 2 and 1).
+- ``default_budget``: ``{epochs, batch_size, learning_rate, train_subset, val_subset,
+  test_subset}`` of a config that does not set them (base class: classification's main job).
 - ``validate(config)``: raise ``ValueError`` (naming argument and value) for everything that can be
   checked before data is loaded or anything is trained: the model exists for this task, every
   variant is supported by its builder, the model fits the data's shape, subsets fit the data.

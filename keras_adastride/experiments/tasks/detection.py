@@ -166,6 +166,9 @@ class DetectionTask(Task):
     default_model = "yolox_s"
     default_variants = ("original", "cas", "spd")
     example_figure = "detections.png"
+    #: docs/RESULTS.md's detection run: about 100 s per run on 2 idle cores at width 0.25.
+    default_budget = {"epochs": 8, "batch_size": 32, "learning_rate": 2e-3,
+                      "train_subset": 1500, "val_subset": 200, "test_subset": 500}
 
     def validate(self, config):
         self.refuse_convert(config)

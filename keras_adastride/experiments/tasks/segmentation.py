@@ -32,6 +32,9 @@ class SegmentationTask(Task):
     default_model = "unet"
     default_variants = ("original", "cas", "pas", "spd", "nodown")
     example_figure = "segmentations.png"
+    #: docs/RESULTS.md's segmentation run (canvases: training, validation, test).
+    default_budget = {"epochs": 8, "batch_size": 32, "learning_rate": 1e-3,
+                      "train_subset": 3000, "val_subset": 500, "test_subset": 1000}
 
     def validate(self, config):
         from keras_adastride.segmentation import training
