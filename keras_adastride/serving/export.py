@@ -201,9 +201,11 @@ def export_model(model, base_dir, model_name, version=None, *, input_dtype=None,
     concrete = function.get_concrete_function()
     # A bare tf.Module tracking exactly the variables the signature reads: Keras 3.15's
     # ExportArchive tracks each variable twice (keras.Variable and tf.Variable) and so writes
-    # every weight twice; a compiled model's optimizer slots stay out as well.
+    # every weight twice; a compiled model's optimizer slots stay out as well. ``serve`` is the
+    # signature's concrete function itself: the tf.function would be saved as a second copy of
+    # the graph (the detector's saved_model.pb: 2.9 MB with it, 1.9 MB without).
     module = tf.Module()
-    module.serve = function
+    module.serve = concrete
     module.variables_read = list(concrete.variables)
     staging = tempfile.mkdtemp(prefix=f".export-{version}-", dir=model_dir)
     try:
