@@ -17,10 +17,16 @@ and DIR/models.config listing every model for ``--model_config_file``. Models:
         small_vgg's 256-unit dense top would make the files 2.4 MB);
     unet_cas: U-Net, base_filters=8, CAS at the second downsampling, trained by the
         segmentation task's recipe (keras_adastride.segmentation.training, seed 0) on 3,000
-        64x64 canvases of Fashion-MNIST items and MNIST digits (21 classes: background + 20).
+        64x64 canvases of Fashion-MNIST items and MNIST digits (21 classes: background + 20);
+    yolox_cas: the detection task's YOLOX-S with CAS in the head (the paper's placements) at
+        width 0.1 (0.35 M parameters: files < 2 MB), trained by the task's recipe (seed 0) on
+        1,500 96x96 canvases of Fashion-MNIST items; its signature returns NMS-filtered boxes
+        (keras_adastride.serving.export_detector) and its .keras file is the same inference
+        model (images -> boxes, classes, scores, valid_detections).
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import pathlib
@@ -32,8 +38,12 @@ import numpy as np
 import tensorflow as tf
 
 from keras_adastride.data import load_fashion_mnist
+from keras_adastride.detection import YOLOXDetector
+from keras_adastride.experiments.tasks.detection import (SETUPS, DetectionTask, split_detection,
+                                                         train_detector)
 from keras_adastride.models import small_vgg
-from keras_adastride.serving import export_model, next_version, rest_body, write_models_config
+from keras_adastride.serving import (export_detector, export_model, next_version, rest_body,
+                                     write_models_config)
 
 HERE = pathlib.Path(__file__).resolve().parent
 SERVER_BASE = "/models"  # where the README's docker command mounts this folder
@@ -79,7 +89,37 @@ def unet_segmenter():
     return model, unet_samples()
 
 
-MODELS = {"fashion_mnist_cas": fashion_mnist_classifier, "unet_cas": unet_segmenter}
+#: the task's CPU-sized YOLOX-S (96x96 canvases) at width 0.1, so that every file is < 2 MB
+DETECTOR_SETUP = dataclasses.replace(SETUPS["yolox_s"], width=0.1)
+
+
+def detector_data(train_canvases=1, val_canvases=1, test_canvases=4):
+    """The detection task's seed-0 split for :data:`DETECTOR_SETUP` (its test canvases are the
+    same for every seed and count: the first ``test_canvases`` of the task's 500)."""
+    (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
+    return split_detection((x_train, y_train), (x_test, y_test), 0, DETECTOR_SETUP,
+                           train_canvases, val_canvases, test_canvases)
+
+
+def detector_samples():
+    """Four of the detection task's test canvases, as uint8."""
+    return np.round(detector_data()["x_test"] * 255.0).astype(np.uint8)
+
+
+def yolox_detector():
+    """The detection task's CAS YOLOX-S at :data:`DETECTOR_SETUP` trained by the task's budget
+    (seed 0); return (detector, uint8 test canvases)."""
+    budget = DetectionTask.default_budget
+    data = detector_data(budget["train_subset"], budget["val_subset"], budget["test_subset"])
+    detector, scores, _, _ = train_detector(
+        "cas", 0, data, DETECTOR_SETUP, epochs=budget["epochs"], batch_size=budget["batch_size"],
+        learning_rate=budget["learning_rate"], verbose=2)
+    print("yolox_cas test scores:", {k: round(v, 4) for k, v in scores.items()}, file=sys.stderr)
+    return detector, detector_samples()
+
+
+MODELS = {"fashion_mnist_cas": fashion_mnist_classifier, "unet_cas": unet_segmenter,
+          "yolox_cas": yolox_detector}
 #: sample inputs of a model given by ``--trained`` instead of trained here
 SAMPLES = {"unet_cas": unet_samples}
 
@@ -101,12 +141,20 @@ def deflate(path):
 
 
 def export_and_record(name, model, samples, out):
-    """Export ``model`` at the next version and record its samples; returns the version."""
-    model = without_optimizer(model)
+    """Export ``model`` (a classifier / segmenter, or a :class:`YOLOXDetector`) at the next
+    version and record its samples; returns the version."""
     version = next_version(out, name)
-    input_name = model.inputs[0].name
-    path = export_model(model, out, name, version, input_dtype="uint8", scale=1 / 255,
-                        classifier=True, warmup_inputs={input_name: samples})
+    export_args = dict(input_dtype="uint8", scale=1 / 255)
+    if isinstance(model, YOLOXDetector):
+        input_name = model.network.inputs[0].name
+        path = export_detector(model, out, name, version, warmup_inputs={input_name: samples},
+                               **export_args)
+        model = model.inference_model()  # the .keras record: the same images -> boxes model
+    else:
+        model = without_optimizer(model)
+        input_name = model.inputs[0].name
+        path = export_model(model, out, name, version, classifier=True,
+                            warmup_inputs={input_name: samples}, **export_args)
     outputs = tf.saved_model.load(path).signatures["serving_default"](
         **{input_name: tf.constant(samples)})
     records = out / "records"
@@ -114,12 +162,14 @@ def export_and_record(name, model, samples, out):
     stem = records / f"{name}_v{version}"
     model.save(f"{stem}.keras")
     deflate(f"{stem}.keras")
-    keras_outputs = keras.ops.convert_to_numpy(model(samples.astype("float32") / 255.0))
+    keras_outputs = model(samples.astype("float32") / 255.0)
+    if not isinstance(keras_outputs, dict):
+        keras_outputs = {model.output_names[0]: keras_outputs}
     np.savez_compressed(
         f"{stem}.npz",
         **{f"inputs.{input_name}": samples},
         **{f"outputs.{k}": v.numpy() for k, v in outputs.items()},
-        **{f"keras.{model.output_names[0]}": keras_outputs},
+        **{f"keras.{k}": keras.ops.convert_to_numpy(v) for k, v in keras_outputs.items()},
     )
     with open(f"{stem}.request.json", "w") as file:
         json.dump(rest_body({input_name: samples}), file)

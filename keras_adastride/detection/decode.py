@@ -2,8 +2,9 @@
 
 Per anchor a: ``box_a`` = :func:`grid.decode_boxes` (``xyxy`` pixels) and, per class c,
 ``score_a,c = σ(obj_a) · σ(cls_a,c)`` (YOLOX's ``postprocess``). NMS is
-``tf.image.combined_non_max_suppression`` (per class, boxes shared across classes, no clipping),
-so one box may be reported under several classes when more than one scores above
+``tf.image.combined_non_max_suppression`` (per class, boxes shared across classes) on the boxes
+clipped to the image (``clip_boxes``; YOLOX itself does not clip), so one box may be reported
+under several classes when more than one scores above
 ``score_threshold``; YOLOX keeps only its best class. Outputs, ordered by score:
 
     boxes (B, M, 4) float32 xyxy · scores (B, M) float32 · classes (B, M) int32 ·
@@ -29,10 +30,11 @@ class DetectionDecoder(keras.layers.Layer):
         iou_threshold: NMS overlap above which the lower-scored box of a class is suppressed.
         max_detections: M, detections kept per image (and per class).
         strides: of the levels p3, p4, p5.
+        clip_boxes: clip every box to the image, ``[0, W] x [0, H]`` pixels, before NMS.
     """
 
     def __init__(self, score_threshold=0.01, iou_threshold=0.65, max_detections=100,
-                 strides=STRIDES, **kwargs):
+                 strides=STRIDES, clip_boxes=True, **kwargs):
         super().__init__(**kwargs)
         for name, value in (("score_threshold", score_threshold),
                             ("iou_threshold", iou_threshold)):
@@ -44,6 +46,7 @@ class DetectionDecoder(keras.layers.Layer):
         self.max_detections = check.positive_int("DetectionDecoder", "max_detections",
                                                  max_detections)
         self.strides = tuple(int(s) for s in strides)
+        self.clip_boxes = bool(clip_boxes)
 
     def call(self, outputs):
         import tensorflow as tf
@@ -56,6 +59,10 @@ class DetectionDecoder(keras.layers.Layer):
                                      self.strides)
         raw = ops.cast(flatten_levels(outputs), "float32")
         boxes = decode_boxes(raw[..., :4], grid, stride)
+        if self.clip_boxes:
+            size = height * self.strides[0], width * self.strides[0]
+            limits = ops.convert_to_tensor([size[1], size[0]] * 2, "float32")
+            boxes = ops.minimum(ops.maximum(boxes, 0.0), limits)
         scores = ops.sigmoid(raw[..., 4:5]) * ops.sigmoid(raw[..., 5:])
         nms = tf.image.combined_non_max_suppression(
             boxes[:, :, None, :], scores, max_output_size_per_class=self.max_detections,
@@ -74,4 +81,4 @@ class DetectionDecoder(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "score_threshold": self.score_threshold,
                 "iou_threshold": self.iou_threshold, "max_detections": self.max_detections,
-                "strides": self.strides}
+                "strides": self.strides, "clip_boxes": self.clip_boxes}

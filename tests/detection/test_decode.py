@@ -65,10 +65,21 @@ def test_nms_per_class_and_thresholds():
     assert int(np.asarray(loose["valid_detections"])[0]) == 5  # IoU 0.82 < 0.9: both kept
 
 
+def test_boxes_are_clipped_to_the_image_unless_told_not_to():
+    boxes = {0: [-6, -4, 10, 12], 83: [50, 40, 75, 70]}  # off the top-left / bottom-right
+    scores = {0: {0: 0.9}, 83: {1: 0.8}}
+    clipped = DetectionDecoder(score_threshold=0.1)(_maps(boxes, scores))
+    np.testing.assert_allclose(np.asarray(clipped["boxes"])[0, :2],
+                               [[0, 0, 10, 12], [50, 40, 64, 64]], atol=1e-3)
+    raw = DetectionDecoder(score_threshold=0.1, clip_boxes=False)(_maps(boxes, scores))
+    np.testing.assert_allclose(np.asarray(raw["boxes"])[0, :2], [boxes[0], boxes[83]],
+                               atol=1e-3)
+
+
 def test_decoder_arguments():
     with pytest.raises(ValueError, match="iou_threshold=1.5"):
         DetectionDecoder(iou_threshold=1.5)
     with pytest.raises(ValueError, match="max_detections"):
         DetectionDecoder(max_detections=0)
-    layer = DetectionDecoder(0.2, 0.4, 7)
+    layer = DetectionDecoder(0.2, 0.4, 7, clip_boxes=False)
     assert DetectionDecoder.from_config(layer.get_config()).get_config() == layer.get_config()
