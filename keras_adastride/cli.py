@@ -12,7 +12,7 @@ task, every variant builds for the data's shape, the subsets fit the data).
 import argparse
 import sys
 
-from keras_adastride.experiments.config import ComparisonConfig
+from keras_adastride.experiments.config import RESIZE_METHODS, ComparisonConfig
 from keras_adastride.experiments.tasks import TASKS, get_task
 
 DEFAULTS = ComparisonConfig.__dataclass_fields__
@@ -120,6 +120,36 @@ def build_parser():
     add("--target-stride-weight", type=float,
         help="weight of that loss (default: the task's, "
              f"{_task_defaults('default_target_stride_weight')})")
+    model = parser.add_argument_group(
+        "model options (classification)", "what the builder is given; recorded in "
+        "results.json's config (and each run's input_shape)")
+    model.add_argument(
+        "--input-size", type=int,
+        help="side the images are brought to in the data pipeline (default: their own, or the "
+             "builder's minimum where they are smaller: 32 for vgg11, vgg16, mobilenet, "
+             "resnet18/50, 95 for alexnet --preset torchvision)")
+    model.add_argument(
+        "--resize", default=_default("resize"), choices=RESIZE_METHODS,
+        help="how: pad = zero padding around the image (pixels unchanged), bilinear = "
+             "bilinear resizing (default: %(default)s)")
+    model.add_argument(
+        "--width", type=float,
+        help="the builder's width multiplier alpha (each layer int(units * alpha) wide); e.g. "
+             "0.25 makes vgg16 / resnet18 trainable on a CPU (default: the builder's, 1)")
+    model.add_argument("--preset", help="alexnet: auto, small or torchvision (default: auto, "
+                                        "torchvision from 95x95 inputs)")
+    model.add_argument(
+        "--placements", type=_names,
+        help="comma-separated sites of every non-original variant, or 'all' (default: the "
+             "paper's; site names: docs/MODEL_BUILDERS.md)")
+    gate = parser.add_argument_group("gate options", "every CAS / PAS of the comparison (default: "
+                                                     "the layer's)")
+    gate.add_argument("--gate-init", help="identity (starts as the plain layer) or random (the "
+                                          "paper's)")
+    gate.add_argument("--gate-activation",
+                      help="relu (paper), relu6, scaled_sigmoid, softplus, sigmoid")
+    gate.add_argument("--gate-width", type=int, help="channels of the gate's hidden convs")
+    gate.add_argument("--gate-depth", type=int, help="convs in the gate (paper: 3)")
     return parser
 
 

@@ -9,7 +9,7 @@ from keras_adastride.data.composite import make_composite
 from keras_adastride.data.digits import load_digits
 from keras_adastride.data.fashion_mnist import CLASS_NAMES as FASHION_MNIST_CLASSES
 from keras_adastride.data.fashion_mnist import load_fashion_mnist
-from keras_adastride.data.pipeline import make_tf_dataset, prepare_images
+from keras_adastride.data.pipeline import fit_images, make_tf_dataset, prepare_images
 
 DATASETS = {
     "fashion_mnist": load_fashion_mnist,
@@ -27,5 +27,5 @@ def load_dataset(name):
 
 __all__ = [
     "DATASETS", "FASHION_MNIST_CLASSES", "load_dataset", "load_digits", "load_fashion_mnist",
-    "make_composite", "make_tf_dataset", "prepare_images",
+    "fit_images", "make_composite", "make_tf_dataset", "prepare_images",
 ]

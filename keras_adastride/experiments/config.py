@@ -6,6 +6,7 @@ import math
 import numbers
 import sys
 
+from keras_adastride.data.pipeline import FIT_METHODS as RESIZE_METHODS
 from keras_adastride.experiments.tasks import get_task
 
 #: what ``convert`` accepts (the ``to`` of keras_adastride.convert).
@@ -16,6 +17,12 @@ APPLICATIONS_PREFIX = "keras.applications."
 
 #: value meaning "the task's default" (None already means "no budget" / "all images").
 TASK_DEFAULT = "task default"
+#: fields for the task's model builder; None = the builder's own default. A task accepts those
+#: of its ``Task.model_options`` (the others must stay None).
+MODEL_OPTIONS = ("input_size", "width", "preset", "placements")
+#: CAS / PAS gate arguments the config hands to every gate (``gate_options``); None = the
+#: layer's own default (keras_adastride.layers.adaptive_stride).
+GATE_FIELDS = ("gate_init", "gate_activation", "gate_width", "gate_depth")
 #: the fields whose default is the task's ``default_budget``.
 BUDGET_FIELDS = ("epochs", "batch_size", "learning_rate", "train_subset", "val_subset",
                  "test_subset")
@@ -59,6 +66,15 @@ class ComparisonConfig:
     target_stride: float = TASK_DEFAULT
     target_stride_weight: float = None
     convert: tuple = None
+    input_size: int = None
+    resize: str = "pad"
+    width: float = None
+    preset: str = None
+    placements: tuple = None
+    gate_init: str = None
+    gate_activation: str = None
+    gate_width: int = None
+    gate_depth: int = None
 
     def __post_init__(self):
         task = get_task(self.task)
@@ -108,13 +124,52 @@ class ComparisonConfig:
                 raise ValueError(f"{name} must be > 0, got {value!r}.")
         if self.verbose not in (0, 1, 2):
             raise ValueError(f"verbose must be 0, 1 or 2, got {self.verbose!r}.")
+        self._check_model_and_gate_options(task)
+
+    def _check_model_and_gate_options(self, task):
+        refused = [name for name in MODEL_OPTIONS
+                   if getattr(self, name) is not None and name not in task.model_options]
+        if refused:
+            raise ValueError(f"{refused[0]} is not an option of the {task.name} task (it takes "
+                             f"{list(task.model_options) or 'none'} of {list(MODEL_OPTIONS)}), "
+                             f"got {refused[0]}={getattr(self, refused[0])!r}.")
+        if self.resize not in RESIZE_METHODS:
+            raise ValueError(f"resize must be one of {list(RESIZE_METHODS)}, got "
+                             f"{self.resize!r}.")
+        for name in ("input_size", "gate_width", "gate_depth"):
+            if getattr(self, name) is not None:
+                _check_int(name, getattr(self, name), low=1, none="or None (the default)")
+        if self.width is not None and not (isinstance(self.width, numbers.Real)
+                                           and math.isfinite(self.width) and self.width > 0):
+            raise ValueError(f"width must be > 0 or None, got {self.width!r}.")
+        for name in ("preset", "gate_init", "gate_activation"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, str) and value):
+                raise ValueError(f"{name} must be a name or None, got {value!r}.")
+        if self.placements is not None:
+            self.placements = ((self.placements,) if isinstance(self.placements, str)
+                               else tuple(self.placements))
+            if not self.placements or not all(isinstance(p, str) and p for p in self.placements):
+                raise ValueError(f"placements must be a non-empty list of site names, or 'all', "
+                                 f"or None (the paper's), got {self.placements!r}.")
+
+    def builder_options(self):
+        """Keyword arguments for the builder beyond the variant and gates: ``alpha`` (``width``),
+        ``preset``, ``placements`` ("all" or a list of sites); only those that are set."""
+        options = {"alpha": self.width, "preset": self.preset,
+                   "placements": None if self.placements is None else (
+                       "all" if self.placements == ("all",) else list(self.placements))}
+        return {name: value for name, value in options.items() if value is not None}
 
     def gate_options(self):
-        """Extra CAS / PAS arguments for the builders (the ``target_stride`` budget, if any)."""
-        if self.target_stride is None:
-            return None
-        return {"target_stride": float(self.target_stride),
-                "target_stride_weight": float(self.target_stride_weight)}
+        """Extra CAS / PAS arguments for the builders: the ``target_stride`` budget, if any, and
+        the :data:`GATE_FIELDS` that are set; None when there is none."""
+        options = {name: getattr(self, name) for name in GATE_FIELDS
+                   if getattr(self, name) is not None}
+        if self.target_stride is not None:
+            options.update(target_stride=float(self.target_stride),
+                           target_stride_weight=float(self.target_stride_weight))
+        return options or None
 
 
 def _is_task_default(value):

@@ -27,7 +27,9 @@ class RunResult:
 
     ``metrics``: ``{name: value}``, at least the task's ``metrics``; ``epoch_seconds`` /
     ``epoch_cpu_seconds``: wall time / CPU time of this process (every thread) per epoch;
-    ``inference``: :func:`inference_figures` on the test images (None when not measured).
+    ``inference``: :func:`inference_figures` on the test images (None when not measured);
+    ``input_shape``: the model's input (H, W, C); ``failed``: whether the run never left chance
+    level (the task decides; None when it does not tell).
     """
 
     variant: str
@@ -40,6 +42,8 @@ class RunResult:
     flops: int
     effective_strides: dict
     inference: dict = None
+    input_shape: list = None
+    failed: bool = None
     model: object = dataclasses.field(default=None, repr=False)
 
     @property
@@ -112,34 +116,53 @@ def gate_maps_by_layer(models, images):
     return maps
 
 
-def build_model(model_name, variant, input_shape, num_classes, gate_options=None, convert=False):
+def build_model(model_name, variant, input_shape, num_classes, gate_options=None, convert=False,
+                builder_options=None):
     """``keras_adastride.models.<model_name>(input_shape, num_classes, downsampling=variant,
-    gate_options=gate_options)``; the builders give ``gate_options`` to their CAS / PAS
-    layers only, so variants without gates ignore them.
+    gate_options=gate_options, **builder_options)``; the builders give ``gate_options`` to their
+    CAS / PAS layers only, so variants without gates ignore them.
+
+    ``builder_options`` (:meth:`ComparisonConfig.builder_options`): ``alpha`` (width
+    multiplier), ``preset`` (builders with a ``preset`` argument: AlexNet) and ``placements``
+    (given to every variant but "original", which replaces no site).
 
     With ``convert`` (always for a ``keras.applications.<Name>`` model, see
     :func:`application_model`), "original" is the original model and any other variant is
-    ``keras_adastride.convert(original, to=variant, gate_options=...)`` with the paper's
-    placements: built after the same seed, both start from the same weights.
+    ``keras_adastride.convert(original, to=variant, placements=..., gate_options=...)`` (default:
+    the paper's placements): built after the same seed, both start from the same weights.
     """
+    import inspect
+
     from keras_adastride import models
     from keras_adastride.experiments.config import APPLICATIONS_PREFIX
 
+    options = dict(builder_options or {})
+    placements = options.pop("placements", None)
     if convert or model_name.startswith(APPLICATIONS_PREFIX):
         if model_name.startswith(APPLICATIONS_PREFIX):
+            if options:
+                raise ValueError(f"a {APPLICATIONS_PREFIX}<Name> model takes no builder options "
+                                 f"(width, preset); got {options!r} for {model_name!r}.")
             original = application_model(model_name, input_shape, num_classes)
         else:
-            original = build_model(model_name, "original", input_shape, num_classes)
+            original = build_model(model_name, "original", input_shape, num_classes,
+                                   builder_options=options)
         if variant == "original":
             return original
         from keras_adastride import convert as retrofit
 
-        return retrofit(original, variant, gate_options=None if variant == "spd" else gate_options)
+        return retrofit(original, variant, placements=placements,
+                        gate_options=None if variant == "spd" else gate_options)
     builder = getattr(models, model_name, None)
     if builder is None or not callable(builder):
         raise ValueError(f"model must name a builder in keras_adastride.models, got {model_name!r}.")
+    if "preset" in options and "preset" not in inspect.signature(builder).parameters:
+        raise ValueError(f"preset is an argument of the alexnet builder, not of {model_name!r}; "
+                         f"got preset={options['preset']!r}.")
+    if variant != "original" and placements is not None:
+        options["placements"] = placements
     return builder(input_shape=input_shape, num_classes=num_classes, downsampling=variant,
-                   gate_options=gate_options)
+                   gate_options=gate_options, **options)
 
 
 #: the smallest height / width keras.applications networks accept.
@@ -286,5 +309,6 @@ def measure_run(model, variant, seed, metrics, history, timer, stride_images,
         effective_strides=effective_strides(model, stride_images),
         inference=None if inference_images is None else inference_figures(
             model, inference_images, inference_labels),
+        input_shape=[None if size is None else int(size) for size in model.input_shape[1:]],
         model=model,
     )

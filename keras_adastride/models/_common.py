@@ -26,6 +26,17 @@ def image_input(model, input_shape, min_size=1):
     return keras.Input(shape, name=INPUT_NAME)
 
 
+def width_multiplier(model, alpha):
+    """``alpha`` checked as a positive number: the width multiplier (keras.applications.MobileNet's
+    ``alpha``) every builder takes."""
+    return check.positive_number(model, "alpha", alpha)
+
+
+def scaled(width, alpha):
+    """``max(1, int(width * alpha))``: a layer width under the multiplier ``alpha``."""
+    return max(1, int(width * alpha))
+
+
 def classes(model, num_classes):
     """``num_classes`` checked as a positive int."""
     return check.positive_int(model, "num_classes", num_classes)

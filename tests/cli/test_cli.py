@@ -129,8 +129,12 @@ BAD_VALUES = [
     # Checked against the task and the data (builders called, nothing loaded or trained):
     (["--model", "nosuch"], "model must be one of ["),
     (["--model", "unet"], "for the classification task, got 'unet'"),
-    (["--model", "vgg11"], "model 'vgg11' cannot be built with variant 'original' for "
-                           "fashion_mnist images (28, 28, 1)"),
+    (["--model", "vgg11", "--input-size", "28"], "model 'vgg11' cannot be built with variant "
+                                                 "'original' for fashion_mnist images (28, 28, 1)"),
+    (["--model", "vgg11", "--width", "0"], "width must be > 0 or None, got 0.0"),
+    (["--gate-init", "zeros"], "gate_init='zeros'"),
+    (["--placements", "block9_pool"], "placements=['block9_pool']"),
+    (["--resize", "nearest"], "argument --resize: invalid choice: 'nearest'"),
     (["--variants", "cas,foo"], "cannot be built with variant 'foo'"),
     (["--model", "dilated_vgg"], "cannot be built with variant 'pas'"),
     (["--train-subset", "59001"], "train_subset must be at most 59000"),

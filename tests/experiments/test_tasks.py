@@ -40,7 +40,8 @@ def test_the_static_dataset_table_matches_the_loaders(name):
                         r"got 'unet'"),
     ({"model": "dilated_vgg"}, r"model 'dilated_vgg' cannot be built with variant 'pas' .*"
                                r"downsampling='pas'"),
-    ({"model": "vgg11"}, r"variant 'original' for fashion_mnist images \(28, 28, 1\).*>= 32"),
+    ({"model": "vgg11", "input_size": 28}, r"variant 'original' for fashion_mnist images "
+                                           r"\(28, 28, 1\).*>= 32"),
     ({"variants": ("original", "foo")}, "variant 'foo'"),
     ({"val_subset": 60000}, "val_subset must be smaller than the 60000 training images"),
     ({"train_subset": 59500}, "train_subset must be at most 59000"),

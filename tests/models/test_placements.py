@@ -15,7 +15,7 @@ from keras_adastride.models._downsampling import AveragingKernel, Downsampling
 @pytest.mark.parametrize("builder, variant, supported", [
     (models.mobilenet, "pas", "['original', 'cas', 'spd']"),
     (models.yolox_s, "pas", "['original', 'cas', 'spd']"),
-    (models.dilated_vgg, "pas", "['original', 'strided', 'spd', 'cas']"),
+    (models.dilated_vgg, "pas", "['original', 'strided', 'spd', 'cas', 'large_kernel', 'cascade']"),
     (models.dilated_segnet, "spd", "['original', 'cas']"),
     (models.small_vgg, "none", "['original', 'cas', 'pas', 'spd']"),
 ])

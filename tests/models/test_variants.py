@@ -1,6 +1,6 @@
 """Every builder x downsampling variant builds, runs, trains one step, round-trips and exports.
 
-Small inputs / narrow widths keep this fast. VGG11/VGG16/ResNet-50 have no width argument, so
+Small inputs / narrow widths keep this fast. VGG11/VGG16/ResNet-50 are built at full width, so
 their variants are checked headless (build, forward, train step); small_vgg and resnet18 go
 through the same builder functions and cover the save path. Every variant of the others
 round-trips through ``.keras``. Exporting traces the whole graph

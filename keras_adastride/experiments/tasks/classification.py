@@ -1,6 +1,11 @@
 """Image classification (the default task): a classifier builder on Fashion-MNIST or digits,
 scored by test accuracy; the example picture shows each CAS / PAS gate beside its input image.
 
+Images smaller than the builder's minimum (:data:`MIN_INPUT_SIZE`) are brought to it in the data
+pipeline (:func:`keras_adastride.data.fit_images`: zero padding by default, or bilinear
+resizing), or to ``config.input_size`` when given. A run whose final validation accuracy stays
+below chance + :data:`CHANCE_MARGIN` is marked ``failed`` (the report counts them per variant).
+
 Every run uses the same recipe: Adam (``learning_rate``), sparse categorical cross-entropy,
 ``epochs`` passes over the training images in batches of ``batch_size``, shuffled by the run's
 seed. Nothing here imports TensorFlow before a method needs it (see the registry's docstring).
@@ -15,6 +20,18 @@ from keras_adastride.experiments.tasks.base import Task
 #: builders of ``keras_adastride.models`` that end in a classifier (``num_classes`` scores).
 CLASSIFIERS = ("small_vgg", "alexnet", "vgg11", "vgg16", "mobilenet", "resnet18", "resnet50",
                "dilated_vgg")
+
+#: the smallest input side of each builder (its ``image_input`` check); AlexNet per preset
+#: ("auto" takes "small" below 95). Checked against the builders by the tests.
+MIN_INPUT_SIZE = {"small_vgg": 8, "vgg11": 32, "vgg16": 32, "mobilenet": 32, "resnet18": 32,
+                  "resnet50": 32, "dilated_vgg": 1}
+ALEXNET_MIN_INPUT_SIZE = {"auto": 4, "small": 4, "torchvision": 95}
+#: the most the fitted images of one split may take (float32 bytes), so that a large
+#: ``input_size`` is refused before loading instead of exhausting the memory mid-way.
+MAX_SPLIT_BYTES = 4 * 2 ** 30
+#: a run whose final validation accuracy is below chance + this margin never learned; chance is
+#: the share of the most frequent validation class (what a constant prediction scores).
+CHANCE_MARGIN = 0.05
 
 DatasetInfo = collections.namedtuple("DatasetInfo", "image_shape train_images test_images")
 
@@ -51,6 +68,38 @@ def split_for_seed(train, test, seed, train_subset, val_subset, test_subset):
     }
 
 
+def input_side(config, image_shape):
+    """The side the images of ``image_shape`` are brought to: ``config.input_size``, else their
+    own size or the builder's minimum where it is larger (keras.applications models pad inside
+    the model: their own size)."""
+    if config.input_size is not None:
+        return config.input_size
+    from keras_adastride.experiments.config import APPLICATIONS_PREFIX
+
+    if config.model.startswith(APPLICATIONS_PREFIX):
+        minimum = 1
+    elif config.model == "alexnet":
+        minimum = ALEXNET_MIN_INPUT_SIZE.get(config.preset or "auto", 1)
+    else:
+        minimum = MIN_INPUT_SIZE.get(config.model, 1)
+    return max(*image_shape[:2], minimum)
+
+
+def fitted_shape(config, image_shape):
+    """``image_shape`` (H, W, C) after the data pipeline: (side, side, C), or unchanged when the
+    images already have the side :func:`input_side` asks for."""
+    side = input_side(config, image_shape)
+    return tuple(image_shape) if tuple(image_shape[:2]) == (side, side) else (
+        side, side, image_shape[2])
+
+
+def stuck_at_chance(val_accuracy, y_val, margin=CHANCE_MARGIN):
+    """Whether the last of the per-epoch ``val_accuracy`` values is below chance + ``margin``;
+    chance = the share of the most frequent class of ``y_val``."""
+    chance = np.bincount(np.asarray(y_val)).max() / len(y_val)
+    return bool(val_accuracy[-1] < chance + margin)
+
+
 def pick_gate_images(x_test, y_test, count):
     """Test images of ``count`` different classes where possible (first of each class)."""
     firsts = [int(np.flatnonzero(y_test == c)[0]) for c in np.unique(y_test)]
@@ -60,7 +109,7 @@ def pick_gate_images(x_test, y_test, count):
 
 def train_classifier(model_name, variant, seed, data, *, epochs, batch_size, learning_rate=1e-3,
                      verbose=1, jit_compile=None, stride_images=500, gate_options=None,
-                     convert=False):
+                     convert=False, builder_options=None):
     """Build, train and evaluate one classification run; a :class:`RunResult` with the metrics
     ``test_accuracy`` and ``test_loss``.
 
@@ -70,6 +119,7 @@ def train_classifier(model_name, variant, seed, data, *, epochs, batch_size, lea
         stride_images: how many test images the effective strides are measured on.
         gate_options: extra CAS / PAS arguments for the builder.
         convert: make the variants with ``keras_adastride.convert`` (see ``build_model``).
+        builder_options: ``alpha``, ``preset``, ``placements`` for the builder (``build_model``).
     """
     import keras
 
@@ -79,7 +129,8 @@ def train_classifier(model_name, variant, seed, data, *, epochs, batch_size, lea
     keras.utils.set_random_seed(seed)
     num_classes = int(max(data["y_train"].max(), data["y_test"].max())) + 1
     model = build_model(model_name, variant, data["x_train"].shape[1:], num_classes,
-                        gate_options=gate_options, convert=convert)
+                        gate_options=gate_options, convert=convert,
+                        builder_options=builder_options)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss="sparse_categorical_crossentropy",
@@ -110,6 +161,7 @@ class ClassificationTask(Task):
     default_dataset = "fashion_mnist"
     default_model = "small_vgg"
     default_variants = ("original", "cas", "pas", "spd")
+    model_options = ("input_size", "width", "preset", "placements")
     example_figure = "gate_maps.png"
     #: measured: the smallest weight tried at which the default run's gates drop positions in its
     #: 117 steps (docs/comparison.md, "Why the default has a sampling budget").
@@ -139,7 +191,18 @@ class ClassificationTask(Task):
         if config.gate_images > tested:
             raise ValueError(f"gate_images must be at most the {tested} test images scored, got "
                              f"{config.gate_images}.")
-        _check_builds(config, info.image_shape, num_classes=10)
+        shape = fitted_shape(config, info.image_shape)
+        if config.resize == "pad" and shape[0] < max(info.image_shape[:2]):
+            raise ValueError(f"input_size {config.input_size} is smaller than the {config.dataset} "
+                             f"images {info.image_shape[:2]}: resize='pad' cannot shrink them "
+                             f"(use resize='bilinear').")
+        images = (left if config.train_subset is None else config.train_subset) + (
+            config.val_subset + tested)
+        if images * int(np.prod(shape)) * 4 > MAX_SPLIT_BYTES:
+            raise ValueError(f"input_size {shape[0]} makes the {images} images of a split take "
+                             f"more than {MAX_SPLIT_BYTES / 2 ** 30:.0f} GiB; use fewer images "
+                             f"(train_subset, test_subset) or a smaller input_size.")
+        _check_builds(config, shape, num_classes=10)
 
     def load(self, config):
         from keras_adastride.data import load_dataset
@@ -147,15 +210,24 @@ class ClassificationTask(Task):
         return load_dataset(config.dataset)
 
     def split(self, loaded, seed, config):
+        from keras_adastride.data import fit_images
+
         train, test = loaded
-        return split_for_seed(train, test, seed, config.train_subset, config.val_subset,
+        data = split_for_seed(train, test, seed, config.train_subset, config.val_subset,
                               config.test_subset)
+        side = input_side(config, data["x_train"].shape[1:])
+        for part in ("x_train", "x_val", "x_test"):
+            data[part] = fit_images(data[part], side, config.resize)
+        return data
 
     def train_run(self, model_name, variant, seed, data, config, gate_options):
-        return train_classifier(model_name, variant, seed, data, epochs=config.epochs,
-                                batch_size=config.batch_size, learning_rate=config.learning_rate,
-                                verbose=config.verbose, gate_options=gate_options,
-                                convert=config.convert is not None)
+        run = train_classifier(model_name, variant, seed, data, epochs=config.epochs,
+                               batch_size=config.batch_size, learning_rate=config.learning_rate,
+                               verbose=config.verbose, gate_options=gate_options,
+                               convert=config.convert is not None,
+                               builder_options=config.builder_options())
+        run.failed = stuck_at_chance(run.history["val_accuracy"], data["y_val"])
+        return run
 
     def draw_examples(self, models, data, config, path):
         from keras_adastride.experiments import plots
@@ -172,15 +244,23 @@ class ClassificationTask(Task):
 
 def _check_builds(config, input_shape, num_classes):
     """Build every variant of ``config.model`` for ``input_shape`` (no data, no training): the
-    builder's ValueError (unknown variant, input too small, ...) is raised now, not mid-way."""
+    builder's ValueError (unknown variant, input too small, bad width / preset / placements, ...)
+    is raised now, not mid-way. The gate options are checked on a CAS of their own too, so that
+    a bad one is refused even when no variant has a gate."""
     import keras
 
     from keras_adastride.experiments.train import build_model
+    from keras_adastride.layers import CAS
 
+    try:
+        CAS(1, 1, **(config.gate_options() or {}))
+    except ValueError as error:
+        raise ValueError(f"bad gate option: {error}") from error
     for variant in config.variants:
         try:
             build_model(config.model, variant, input_shape, num_classes,
-                        gate_options=config.gate_options(), convert=config.convert is not None)
+                        gate_options=config.gate_options(), convert=config.convert is not None,
+                        builder_options=config.builder_options())
         except ValueError as error:
             raise ValueError(f"model {config.model!r} cannot be built with variant {variant!r} "
                              f"for {config.dataset} images {input_shape}: {error}") from error

@@ -9,7 +9,8 @@ at the second pooling layer (``pool2``); SPD-Conv replaces the strided conv1 and
 
 import keras
 
-from keras_adastride.models._common import classes, classifier_top, global_pooling, image_input
+from keras_adastride.models._common import (classes, classifier_top, global_pooling, image_input,
+                                            scaled, width_multiplier)
 from keras_adastride.models._downsampling import Downsampling
 from keras_adastride.models.alexnet.alexnet_presets import ALEXNET_PRESETS
 
@@ -18,24 +19,28 @@ POOL_AFTER = {1: "pool1", 2: "pool2", 5: "pool3"}
 
 def alexnet(input_shape=(224, 224, 3), num_classes=1000, include_top=True,
             downsampling="original", placements=None, preset="auto", pooling=None,
-            classifier_activation="softmax", gate_options=None, name=None):
+            classifier_activation="softmax", gate_options=None, alpha=1.0, name=None):
     """Build AlexNet.
 
     Args:
         input_shape: (H, W, C).
         preset: "torchvision" (61,100,840 parameters at 224x224x3 / 1000), "small" (for 28x28 or
-            32x32 inputs), or "auto": "torchvision" when H and W are at least 63 (or unknown),
+            32x32 inputs), or "auto": "torchvision" when H and W are at least 95 (or unknown),
             else "small".
         downsampling, placements, gate_options: see ``keras_adastride.models._downsampling``.
         include_top, pooling, classifier_activation: as keras.applications.
+        alpha: width multiplier: every conv and hidden dense layer has ``int(width * alpha)``
+            units (at least 1); 1 is the preset as published.
     """
     if preset == "auto":
         sizes = [s for s in tuple(input_shape)[:2] if s is not None]
-        preset = "torchvision" if all(s >= 63 for s in sizes) else "small"
+        large = ALEXNET_PRESETS["torchvision"]["min_size"]
+        preset = "torchvision" if all(s >= large for s in sizes) else "small"
     if preset not in ALEXNET_PRESETS:
         raise ValueError(f"alexnet: argument `preset` must be 'auto' or one of "
                          f"{sorted(ALEXNET_PRESETS)}; received preset={preset!r}.")
     config = ALEXNET_PRESETS[preset]
+    alpha = width_multiplier("alexnet", alpha)
     convs = [f"conv{i}" for i in range(1, 6)]
     pools = list(POOL_AFTER.values())
     strided = [f"conv{i}" for i, c in enumerate(config["convs"], 1) if c[2] > 1]
@@ -48,7 +53,7 @@ def alexnet(input_shape=(224, 224, 3), num_classes=1000, include_top=True,
     x = inputs
     size, stride, padding = config["pool"]
     for i, (filters, kernel, conv_stride, pad) in enumerate(config["convs"], 1):
-        x = plan.padded_conv(x, filters, kernel, pad=pad, strides=conv_stride, activation="relu",
+        x = plan.padded_conv(x, scaled(filters, alpha), kernel, pad=pad, strides=conv_stride, activation="relu",
                              name=f"conv{i}")
         if i in POOL_AFTER:
             x = plan.pool(x, size, strides=stride, padding=padding, name=POOL_AFTER[i])
@@ -58,7 +63,7 @@ def alexnet(input_shape=(224, 224, 3), num_classes=1000, include_top=True,
         x = keras.layers.Flatten(name="flatten")(x)
         for i, units in enumerate(config["dense"], 1):
             x = keras.layers.Dropout(0.5, name=f"fc{i}_dropout")(x)
-            x = keras.layers.Dense(units, activation="relu", name=f"fc{i}")(x)
+            x = keras.layers.Dense(scaled(units, alpha), activation="relu", name=f"fc{i}")(x)
         x = classifier_top(x, classes("alexnet", num_classes), classifier_activation)
     else:
         x = global_pooling(x, pooling)

@@ -8,13 +8,15 @@ widths (dropout 0.5 before each, as torchvision).
 
 ALEXNET_PRESETS = {
     # torchvision.models.alexnet (one-GPU variant of Krizhevsky et al. 2012): 61,100,840
-    # parameters at 224x224x3 / 1000 classes. Works from 63x63 inputs.
+    # parameters at 224x224x3 / 1000 classes. Works from 95x95 inputs: below, pool3 is 1x1 and
+    # keras.layers.AdaptiveAveragePooling2D cannot spread one pixel over 6x6 in a traced graph
+    # (model.fit; eager calls work from 63x63).
     "torchvision": dict(
         convs=((64, 11, 4, 2), (192, 5, 1, 2), (384, 3, 1, 1), (256, 3, 1, 1), (256, 3, 1, 1)),
         pool=(3, 2, "valid"),
         pooled=(6, 6),
         dense=(4096, 4096),
-        min_size=63,
+        min_size=95,
     ),
     # The same layout for small images (28x28, 32x32): stride-1 5x5 conv1, narrower layers,
     # "same" overlapping pools (28 -> 14 -> 7 -> 4).

@@ -17,7 +17,8 @@ import keras
 
 from keras_adastride import _validation as check
 from keras_adastride.layers import SpaceToDepth
-from keras_adastride.models._common import OUTPUT_DTYPE, classes, global_pooling, image_input
+from keras_adastride.models._common import (OUTPUT_DTYPE, classes, global_pooling, image_input,
+                                            width_multiplier)
 from keras_adastride.models._downsampling import Downsampling, depthwise_cas
 from keras_adastride.models.mobilenet.mobilenet_presets import MOBILENET_BLOCKS, STEM_FILTERS
 
@@ -39,7 +40,7 @@ def mobilenet(input_shape=(224, 224, 3), num_classes=1000, alpha=1.0, depth_mult
         placements, gate_options: see ``keras_adastride.models._downsampling``.
         include_top, pooling, classifier_activation: as keras.applications.MobileNet.
     """
-    alpha = check.positive_number("mobilenet", "alpha", alpha)
+    alpha = width_multiplier("mobilenet", alpha)
     depth_multiplier = check.positive_int("mobilenet", "depth_multiplier", depth_multiplier)
     dw_sites = [f"conv_dw_{i}" for i in range(1, len(MOBILENET_BLOCKS) + 1)]
     pw_sites = [f"conv_pw_{i}" for i in range(1, len(MOBILENET_BLOCKS) + 1)]

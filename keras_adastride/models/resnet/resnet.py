@@ -24,7 +24,8 @@ network keeps its overall stride of 32.
 import keras
 
 from keras_adastride.layers import SpaceToDepth, SpaceToDepthConv
-from keras_adastride.models._common import classes, classifier_top, global_pooling, image_input
+from keras_adastride.models._common import (classes, classifier_top, global_pooling, image_input,
+                                            scaled, width_multiplier)
 from keras_adastride.models._downsampling import Downsampling
 from keras_adastride.models.resnet.resnet_presets import RESNET_PRESETS
 
@@ -48,16 +49,19 @@ def _block_convs(config):
 
 def resnet(preset, input_shape=(224, 224, 3), num_classes=1000, include_top=True,
            downsampling="original", placements=None, pooling=None,
-           classifier_activation="softmax", gate_options=None, name=None):
+           classifier_activation="softmax", gate_options=None, alpha=1.0, name=None):
     """Build the ResNet ``preset`` ("resnet18" or "resnet50"; see ``RESNET_PRESETS``).
 
     Args: as keras.applications.ResNet50, plus ``downsampling`` ("original", "cas", "pas",
-    "spd"), ``placements`` and ``gate_options`` (see ``keras_adastride.models._downsampling``).
+    "spd"), ``placements`` and ``gate_options`` (see ``keras_adastride.models._downsampling``),
+    and ``alpha``, the width multiplier (stem and stage widths ``int(width * alpha)``, at least 1).
     """
     if preset not in RESNET_PRESETS:
         raise ValueError(f"resnet: argument `preset` must be one of {sorted(RESNET_PRESETS)}; "
                          f"received preset={preset!r}.")
     config = RESNET_PRESETS[preset]
+    alpha = width_multiplier(preset, alpha)
+    stem = scaled(64, alpha)
     convs, strided, shortcuts = _block_convs(config)
     middle = "conv4_block1_1_conv" if config["block"] == "basic" else "conv4_block1_2_conv"
     plan = Downsampling(preset, downsampling, placements, {
@@ -69,9 +73,9 @@ def resnet(preset, input_shape=(224, 224, 3), num_classes=1000, include_top=True
     bn = dict(epsilon=config["epsilon"])
     conv = dict(use_bias=config["conv_bias"])
     if plan.placed("conv1_conv") and plan.variant == "spd":  # the paper's Focus stem
-        x = SpaceToDepthConv(64, 1, pad_to_multiple=True, name="conv1_conv", **conv)(inputs)
+        x = SpaceToDepthConv(stem, 1, pad_to_multiple=True, name="conv1_conv", **conv)(inputs)
     else:
-        x = plan.padded_conv(inputs, 64, 7, pad=3, strides=2, name="conv1_conv", **conv)
+        x = plan.padded_conv(inputs, stem, 7, pad=3, strides=2, name="conv1_conv", **conv)
     x = keras.layers.BatchNormalization(name="conv1_bn", **bn)(x)
     x = keras.layers.Activation("relu", name="conv1_relu")(x)
     if not (plan.placed("pool1_pool") and plan.variant == "spd"):
@@ -81,7 +85,7 @@ def resnet(preset, input_shape=(224, 224, 3), num_classes=1000, include_top=True
     for s, (blocks, width) in enumerate(zip(config["stages"], config["widths"]), 2):
         for b in range(1, blocks + 1):
             stride = 2 if b == 1 and s > 2 else 1
-            x = block(x, plan, width, stride, b == 1, f"conv{s}_block{b}", bn, conv)
+            x = block(x, plan, scaled(width, alpha), stride, b == 1, f"conv{s}_block{b}", bn, conv)
     if include_top:
         x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
         x = classifier_top(x, classes(preset, num_classes), classifier_activation)

@@ -9,7 +9,8 @@ layer (``block2_pool``); SPD-Conv replaces every pool.
 
 import keras
 
-from keras_adastride.models._common import classes, classifier_top, global_pooling, image_input
+from keras_adastride.models._common import (classes, classifier_top, global_pooling, image_input,
+                                            scaled, width_multiplier)
 from keras_adastride.models._downsampling import Downsampling
 from keras_adastride.models.vgg.vgg_presets import VGG_PRESETS
 
@@ -25,7 +26,7 @@ def vgg_sites(blocks):
 
 def vgg(preset, input_shape=None, num_classes=None, include_top=True, downsampling="original",
         placements=None, pooling=None, classifier_activation="softmax", gate_options=None,
-        name=None):
+        alpha=1.0, name=None):
     """Build the VGG ``preset`` ("vgg11", "vgg16", "small_vgg"; see ``VGG_PRESETS``).
 
     Args:
@@ -37,11 +38,14 @@ def vgg(preset, input_shape=None, num_classes=None, include_top=True, downsampli
         pooling: with ``include_top=False``: None, "avg" or "max".
         classifier_activation: "softmax" or None (logits).
         gate_options: extra CAS/PAS arguments (``gate_width``, ``gate_activation``, ...).
+        alpha: width multiplier: every conv and hidden dense layer has ``int(width * alpha)``
+            units (at least 1); 1 is the published network.
     """
     if preset not in VGG_PRESETS:
         raise ValueError(f"vgg: argument `preset` must be one of {sorted(VGG_PRESETS)}; "
                          f"received preset={preset!r}.")
     config = VGG_PRESETS[preset]
+    alpha = width_multiplier(preset, alpha)
     blocks = config["blocks"]
     input_shape = config["default_input_shape"] if input_shape is None else input_shape
     num_classes = config["default_classes"] if num_classes is None else num_classes
@@ -55,13 +59,13 @@ def vgg(preset, input_shape=None, num_classes=None, include_top=True, downsampli
     x = inputs
     for b, widths in enumerate(blocks, 1):
         for i, filters in enumerate(widths, 1):
-            x = plan.conv(x, filters, 3, padding="same", activation="relu",
+            x = plan.conv(x, scaled(filters, alpha), 3, padding="same", activation="relu",
                           name=f"block{b}_conv{i}")
         x = plan.pool(x, 2, name=f"block{b}_pool")
     if include_top:
         x = keras.layers.Flatten(name="flatten")(x)
         for i, units in enumerate(config["dense"], 1):
-            x = keras.layers.Dense(units, activation="relu", name=f"fc{i}")(x)
+            x = keras.layers.Dense(scaled(units, alpha), activation="relu", name=f"fc{i}")(x)
             if config["dropout"]:
                 x = keras.layers.Dropout(config["dropout"], name=f"fc{i}_dropout")(x)
         x = classifier_top(x, classes(preset, num_classes), classifier_activation)

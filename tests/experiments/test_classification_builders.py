@@ -1,0 +1,165 @@
+"""Every classifier builder trains in the classification task: images brought to the builder's
+minimum in the data pipeline, ``width`` / ``preset`` / ``placements`` and the gate options
+reaching the built layers, bad values refused before any training."""
+
+import os
+
+import numpy as np
+import pytest
+
+import keras
+
+from keras_adastride import CAS, PAS, models
+from keras_adastride.data import fit_images
+from keras_adastride.data.fashion_mnist import DEBIAN_DIR, FILES
+from keras_adastride.experiments.config import ComparisonConfig
+from keras_adastride.experiments.tasks import TASKS
+from keras_adastride.experiments.tasks.classification import (ALEXNET_MIN_INPUT_SIZE,
+                                                              MIN_INPUT_SIZE, fitted_shape)
+from keras_adastride.experiments.train import adaptive_layers, build_model
+
+needs_fashion_mnist = pytest.mark.skipif(
+    not all(os.path.isfile(os.path.join(DEBIAN_DIR, f)) for f in FILES),
+    reason="apt-get install dataset-fashion-mnist",
+)
+TASK = TASKS["classification"]
+TINY = dict(epochs=1, seeds=1, batch_size=24, train_subset=48, val_subset=16, test_subset=16,
+            gate_images=2, verbose=0, target_stride=None)
+
+
+def test_fit_images_pads_centred_or_resizes():
+    images = np.random.default_rng(0).random((3, 28, 28, 1), "float32")
+    padded = fit_images(images, 32, "pad")
+    assert padded.shape == (3, 32, 32, 1)
+    np.testing.assert_array_equal(padded[:, 2:30, 2:30], images)
+    assert padded.sum() == pytest.approx(images.sum())  # nothing but zeros added
+    resized = fit_images(images, 63, "bilinear")
+    assert resized.shape == (3, 63, 63, 1) and resized.dtype == np.float32
+    reference = keras.ops.convert_to_numpy(keras.ops.image.resize(images, (63, 63)))
+    np.testing.assert_allclose(resized, reference, atol=1e-6)
+    assert fit_images(images, 28, "pad") is images
+    with pytest.raises(ValueError, match="cannot shrink 28x28 images; received size=20"):
+        fit_images(images, 20, "pad")
+    with pytest.raises(ValueError, match="method='nearest'"):
+        fit_images(images, 32, "nearest")
+
+
+@pytest.mark.parametrize("model, preset", [*[(m, None) for m in MIN_INPUT_SIZE],
+                                           ("alexnet", "small"), ("alexnet", "torchvision")])
+def test_the_minimum_input_table_is_the_builders(model, preset):
+    """Each builder refuses one pixel less than the table's minimum; it builds at the minimum
+    (here for the small ones; the 32x32 and 95x95 ones train at it below)."""
+    minimum = ALEXNET_MIN_INPUT_SIZE[preset] if preset else MIN_INPUT_SIZE[model]
+    options = {"alpha": 0.0625, **({"preset": preset} if preset else {})}
+    if minimum < 32:
+        build_model(model, "original", (minimum, minimum, 1), 10, builder_options=options)
+    if minimum > 1:
+        with pytest.raises(ValueError, match=f">= {minimum}"):
+            build_model(model, "original", (minimum - 1, minimum - 1, 1), 10,
+                        builder_options=options)
+    keras.backend.clear_session()
+
+
+def test_images_are_brought_to_the_builders_minimum_unless_told():
+    shape = (28, 28, 1)
+    assert fitted_shape(ComparisonConfig(model="vgg16"), shape) == (32, 32, 1)
+    assert fitted_shape(ComparisonConfig(model="small_vgg"), shape) == shape
+    assert fitted_shape(ComparisonConfig(model="alexnet"), shape) == shape
+    assert fitted_shape(ComparisonConfig(model="alexnet", preset="torchvision"), shape) == (
+        95, 95, 1)
+    assert fitted_shape(ComparisonConfig(model="small_vgg", input_size=40), shape) == (40, 40, 1)
+
+
+def _widths(model):
+    return [layer.filters for layer in model.layers if hasattr(layer, "filters")]
+
+
+@pytest.mark.parametrize("model", ["small_vgg", "vgg11", "alexnet", "resnet18", "dilated_vgg"])
+def test_width_scales_every_layer_of_the_builder(model):
+    full = getattr(models, model)(input_shape=(32, 32, 3), num_classes=10)
+    quarter = getattr(models, model)(input_shape=(32, 32, 3), num_classes=10, alpha=0.25)
+    assert _widths(quarter) == [max(1, int(w * 0.25)) for w in _widths(full)]
+    assert quarter.count_params() < full.count_params() / 8
+
+
+GATES = dict(gate_init="random", gate_activation="sigmoid", gate_width=5, gate_depth=2)
+
+
+@pytest.mark.parametrize("model, variant, placements", [
+    ("small_vgg", "cas", ("block1_conv1", "block3_conv1")),
+    ("small_vgg", "pas", ("all",)),
+    ("mobilenet", "cas", None),
+    ("dilated_vgg", "cas", ("conv2",)),
+])
+def test_gate_options_and_placements_reach_every_adaptive_layer(model, variant, placements):
+    config = ComparisonConfig(model=model, variants=("original", variant), width=0.25,
+                              placements=placements, target_stride=3.0, **GATES)
+    built = build_model(model, variant, fitted_shape(config, (28, 28, 1)), 10,
+                        gate_options=config.gate_options(),
+                        builder_options=config.builder_options())
+    layers = adaptive_layers(built)
+    assert layers and all(isinstance(layer, (CAS, PAS)) for layer in layers)
+    if placements not in (None, ("all",)):
+        assert sorted(layer.name for layer in layers) == sorted(placements)
+    if placements == ("all",):
+        assert len(layers) == 3  # every pool of small_vgg
+    for layer in layers:
+        layer_config = layer.get_config()
+        assert {name: layer_config[name] for name in GATES} == GATES
+        assert layer_config["target_stride"] == 3.0
+        assert layer.gate.width == 5 and len(layer.gate.kernels) == 2
+    original = build_model(model, "original", fitted_shape(config, (28, 28, 1)), 10,
+                           gate_options=config.gate_options(),
+                           builder_options=config.builder_options())
+    assert not adaptive_layers(original)
+    keras.backend.clear_session()
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"model": "vgg11", "input_size": 31}, r"variant 'original' for fashion_mnist images "
+                                           r"\(31, 31, 1\).*>= 32"),
+    ({"input_size": 20}, "input_size 20 is smaller than the fashion_mnist images"),
+    ({"input_size": 224, "train_subset": None}, "more than 4 GiB"),
+    ({"model": "vgg11", "width": -1.0}, "width must be > 0 or None, got -1.0"),
+    ({"model": "resnet18", "preset": "small"}, "preset is an argument of the alexnet builder"),
+    ({"model": "alexnet", "preset": "tiny"}, "preset='tiny'"),
+    ({"placements": ("block9_pool",)}, "placements=\\['block9_pool'\\]"),
+    ({"gate_init": "zeros"}, "gate_init='zeros'"),
+    ({"gate_init": "identity", "gate_activation": "sigmoid"}, "gate_activation='sigmoid'"),
+    ({"gate_width": 0}, "gate_width must be an integer >= 1"),
+    ({"resize": "nearest"}, "resize must be one of \\['pad', 'bilinear'\\], got 'nearest'"),
+    ({"task": "segmentation", "width": 0.5}, "width is not an option of the segmentation task"),
+])
+def test_bad_model_or_gate_options_are_refused_before_training(changes, message):
+    with pytest.raises(ValueError, match=message):
+        TASK.validate(ComparisonConfig(**changes))
+
+
+@pytest.fixture(scope="module")
+def fashion_mnist():
+    from keras_adastride.data import load_dataset
+
+    return load_dataset("fashion_mnist")
+
+
+@needs_fashion_mnist
+@pytest.mark.parametrize("model, options", [
+    ("vgg16", dict(width=0.0625)),
+    ("alexnet", dict(width=0.125)),
+    ("alexnet", dict(width=0.0625, preset="torchvision", resize="bilinear")),
+    ("mobilenet", dict(width=0.25)),
+    ("resnet18", dict(width=0.0625)),
+    ("dilated_vgg", dict(width=0.25)),
+])
+def test_every_builder_trains_in_the_classification_task(model, options, fashion_mnist):
+    """One tiny run per builder kind (tracing the graphs is most of its time)."""
+    config = ComparisonConfig(model=model, variants=("original",), **options, **TINY)
+    TASK.validate(config)
+    data = TASK.split(fashion_mnist, 0, config)
+    side = fitted_shape(config, (28, 28, 1))[0]
+    assert data["x_train"].shape[1:] == data["x_test"].shape[1:] == (side, side, 1)
+    run = TASK.train_run(model, "original", 0, data, config, config.gate_options())
+    assert run.input_shape == [side, side, 1]
+    assert 0 <= run.metrics["test_accuracy"] <= 1 and len(run.history["loss"]) == 1
+    assert isinstance(run.failed, bool)
+    keras.backend.clear_session()
