@@ -51,7 +51,9 @@ def run_comparison(config, log=print, check=True):
                               run_path(config.output, variant, seed))
             scores = ", ".join(f"{name} {run.metrics[name]:.4f}" for name in task.metrics)
             log(f"    {scores}, {run.seconds_per_epoch:.1f} s/epoch wall, "
-                f"{run.cpu_seconds_per_epoch:.1f} s/epoch CPU")
+                f"{run.cpu_seconds_per_epoch:.1f} s/epoch CPU"
+                + (" - FAILED: never left chance level (counted in the table)" if run.failed
+                   else ""))
             if seed == seeds[0]:
                 first_seed_models[variant] = run.model
             run.model = None

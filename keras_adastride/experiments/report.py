@@ -9,6 +9,11 @@ layer's effective stride, averaged over seeds. When the runs measured inference
 (:func:`keras_adastride.experiments.train.inference_figures`), the means over seeds of the CPU time
 per test image with dense and sparse execution, the effective FLOPs, the share of test images
 whose prediction is the same with both, and each CAS / PAS layer's kept tile fraction.
+
+Failed runs are counted, not averaged away: ``failed_runs`` is how many runs of the variant the
+task marked ``failed`` (classification: final validation accuracy below chance + a margin),
+``failed_seeds`` which; ``m_learned_mean`` / ``m_learned_std`` are the metric over the other runs.
+``failed_runs`` is None when the task marks no run either way.
 """
 
 import csv
@@ -22,7 +27,7 @@ from keras_adastride.experiments.stats import mean_std, paired_difference_ci
 
 INFERENCE_COLUMNS = ("dense_ms_per_image", "sparse_ms_per_image", "effective_flops",
                      "sparse_same_predictions", "kept_tiles")
-SHARED_COLUMNS = ("params", "flops", "seconds_per_epoch", "cpu_seconds_per_epoch",
+SHARED_COLUMNS = ("failed_runs", "failed_seeds", "params", "flops", "seconds_per_epoch", "cpu_seconds_per_epoch",
                   "cpu_time_relative", "effective_strides", *INFERENCE_COLUMNS)
 
 
@@ -39,7 +44,8 @@ def _inference_means(runs):
 def columns(metrics):
     """The summary keys (and CSV columns) for the metric names ``metrics``."""
     per_metric = [f"{m}_{part}" for m in metrics
-                  for part in ("mean", "std", "diff", "ci95_low", "ci95_high")]
+                  for part in ("mean", "std", "diff", "ci95_low", "ci95_high", "learned_mean",
+                               "learned_std")]
     return ("variant", "seeds", *per_metric, *SHARED_COLUMNS)
 
 
@@ -61,9 +67,16 @@ def summarize(runs, metrics=("test_accuracy",), reference="original"):
         seeds = sorted(seeded)
         paired = [s for s in seeds if s in reference_runs]
         row = {"variant": variant, "seeds": len(seeds)}
+        marked = [s for s in seeds if seeded[s].failed is not None]
+        failed = [s for s in marked if seeded[s].failed]
+        learned = [s for s in seeds if s not in failed]
+        row["failed_runs"] = len(failed) if marked else None
+        row["failed_seeds"] = failed
         for metric in metrics:
             row[f"{metric}_mean"], row[f"{metric}_std"] = mean_std(
                 [seeded[s].metrics[metric] for s in seeds])
+            row[f"{metric}_learned_mean"], row[f"{metric}_learned_std"] = mean_std(
+                [seeded[s].metrics[metric] for s in learned]) if learned else (math.nan, math.nan)
             row[f"{metric}_diff"], row[f"{metric}_ci95_low"], row[f"{metric}_ci95_high"] = (
                 paired_difference_ci([seeded[s].metrics[metric] for s in paired],
                                      [reference_runs[s].metrics[metric] for s in paired])
@@ -104,12 +117,32 @@ def _difference(row, metric, reference):
             f"{_signed_percent(row[f'{metric}_ci95_high'])}]")
 
 
+def _label(metric):
+    return metric.replace("_", " ")
+
+
+def _census(row):
+    if row["failed_runs"] is None:
+        return "-"
+    seeds = ", ".join(str(s) for s in row["failed_seeds"])
+    return f"{row['failed_runs']}/{row['seeds']}" + (f" ({seeds})" if seeds else "")
+
+
+def _learned(row, metric):
+    if not row["failed_runs"]:
+        return "(all)"
+    return f"{_percent(row[f'{metric}_learned_mean'])} ± {_percent(row[f'{metric}_learned_std'])}"
+
+
 def format_table(rows, reference, metrics=("test_accuracy",)):
     """A Markdown table (readable in a terminal too); metrics and differences in percent."""
     header = ["variant"]
     for metric in metrics:
-        label = metric.replace("_", " ")
+        label = _label(metric)
         header += [f"{label} % (mean ± std)", f"Δ {label} vs {reference} % [95% CI]"]
+    census = any(row["failed_runs"] is not None for row in rows)
+    if census:
+        header += ["runs at chance (seeds)", f"{_label(metrics[0])} % of the runs that learned"]
     header += ["params", "FLOPs", "wall s/epoch", "CPU s/epoch", f"CPU time vs {reference}",
                "effective stride per adaptive layer"]
     inference = any(not math.isnan(row["dense_ms_per_image"]) for row in rows)
@@ -124,6 +157,8 @@ def format_table(rows, reference, metrics=("test_accuracy",)):
                       _difference(row, metric, reference)]
         strides = ", ".join(f"{name}: {value:.2f}" for name, value in
                             row["effective_strides"].items()) or "-"
+        if census:
+            cells += [_census(row), _learned(row, metrics[0])]
         cells += [f"{row['params']:,}", f"{row['flops']:,}", f"{row['seconds_per_epoch']:.2f}",
                   f"{row['cpu_seconds_per_epoch']:.2f}", f"{row['cpu_time_relative']:.2f}x",
                   strides]
@@ -148,7 +183,8 @@ def write_csv(rows, path, metrics=("test_accuracy",)):
         for row in rows:
             strides = ";".join(f"{k}={v:.4f}" for k, v in row["effective_strides"].items())
             kept = ";".join(f"{k}={v:.4f}" for k, v in row["kept_tiles"].items())
-            writer.writerow({**row, "effective_strides": strides, "kept_tiles": kept})
+            writer.writerow({**row, "effective_strides": strides, "kept_tiles": kept,
+                             "failed_seeds": ";".join(str(s) for s in row["failed_seeds"])})
 
 
 def _json_safe(value):
