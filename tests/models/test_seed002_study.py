@@ -73,3 +73,18 @@ def test_bad_forms_are_refused():
         models.dilated_vgg(downsampling="large_kernel", kernel_sizes=(3, 4, 7, 9))
     with pytest.raises(ValueError, match=r"cascade_filters=\(\(16,\), \(\), \(32,\), \(48,\)\)"):
         models.dilated_vgg(downsampling="cascade", cascade_filters=((16,), (), (32,), (48,)))
+
+
+def test_resnet18_with_dilated_stages_instead_of_downsampling():
+    """Seed 002's ResNet: the strided stages run at stride 1 with dilation 2, 4, 8; same
+    parameters as the original, the last stage at the second stage's resolution."""
+    original = models.resnet18((32, 32, 3), 10, alpha=0.125)
+    dilated = models.resnet18((32, 32, 3), 10, alpha=0.125, downsampling="dilated")
+    assert trainable(dilated) == trainable(original)
+    assert dilated.get_layer("conv5_block2_out").output.shape[1:3] == (8, 8)
+    assert original.get_layer("conv5_block2_out").output.shape[1:3] == (1, 1)
+    rates = {c.name: c.dilation_rate[0] for c in convs(dilated) if c.kernel_size[0] == 3}
+    for stage, rate in ((2, 1), (3, 2), (4, 4), (5, 8)):
+        assert {r for name, r in rates.items() if name.startswith(f"conv{stage}_")} == {rate}
+    assert all(c.strides[0] == 1 for c in convs(dilated) if c.name.startswith(("conv3", "conv4",
+                                                                                  "conv5")))

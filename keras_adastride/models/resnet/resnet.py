@@ -19,6 +19,12 @@ next conv reads them (ResNet-18: ``3x3 -> SPD -> BN -> ReLU -> 3x3``; ResNet-50:
 (``placements="all"`` makes them SPD + 1x1 too). The paper drops the max pool (its inputs are
 64x64); here ``pool1_pool`` becomes SPD + a 1x1 conv initialised as 2x2 average pooling, so the
 network keeps its overall stride of 32.
+
+"dilated" is seed 002's ResNet without downsampling in the stages: at each placed site (default
+the three strided blocks, ``conv{3,4,5}_block1_1_conv``) the stage runs at stride 1 (its
+shortcut too) and every 3x3 conv from that stage on has twice the previous dilation (2, 4, 8),
+so the receptive field still grows; the stem and ``pool1_pool`` keep their stride 4. Same
+parameters as the original; the last stage sees 8x the resolution (64x the positions).
 """
 
 import keras
@@ -53,7 +59,7 @@ def resnet(preset, input_shape=(224, 224, 3), num_classes=1000, include_top=True
     """Build the ResNet ``preset`` ("resnet18" or "resnet50"; see ``RESNET_PRESETS``).
 
     Args: as keras.applications.ResNet50, plus ``downsampling`` ("original", "cas", "pas",
-    "spd"), ``placements`` and ``gate_options`` (see ``keras_adastride.models._downsampling``),
+    "spd", "dilated"), ``placements`` and ``gate_options`` (see ``keras_adastride.models._downsampling``),
     and ``alpha``, the width multiplier (stem and stage widths ``int(width * alpha)``, at least 1).
     """
     if preset not in RESNET_PRESETS:
@@ -68,6 +74,7 @@ def resnet(preset, input_shape=(224, 224, 3), num_classes=1000, include_top=True
         "cas": (convs + ["pool1_pool"], ("conv1_conv", middle)),
         "pas": (("pool1_pool",), ("pool1_pool",)),
         "spd": (strided + shortcuts + ["pool1_pool"], strided + ["pool1_pool"]),
+        "dilated": (strided[1:], strided[1:]),
     }, gate_options)
     inputs = image_input(preset, input_shape, min_size=32 if include_top else 1)
     bn = dict(epsilon=config["epsilon"])
@@ -82,10 +89,14 @@ def resnet(preset, input_shape=(224, 224, 3), num_classes=1000, include_top=True
         x = keras.layers.ZeroPadding2D(1, name="pool1_pad")(x)
     x = plan.pool(x, 3, strides=2, name="pool1_pool")
     block = _basic_block if config["block"] == "basic" else _bottleneck_block
+    dilation = 1
     for s, (blocks, width) in enumerate(zip(config["stages"], config["widths"]), 2):
         for b in range(1, blocks + 1):
             stride = 2 if b == 1 and s > 2 else 1
-            x = block(x, plan, scaled(width, alpha), stride, b == 1, f"conv{s}_block{b}", bn, conv)
+            if stride > 1 and plan.variant == "dilated" and plan.placed(f"conv{s}_block1_1_conv"):
+                stride, dilation = 1, 2 * dilation
+            x = block(x, plan, scaled(width, alpha), stride, b == 1, f"conv{s}_block{b}", bn,
+                      conv, dilation)
     if include_top:
         x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
         x = classifier_top(x, classes(preset, num_classes), classifier_activation)
@@ -108,8 +119,9 @@ def _shortcut(x, plan, filters, stride, name, bn, conv):
     return keras.layers.BatchNormalization(name=f"{name}_0_bn", **bn)(x)
 
 
-def _basic_block(x, plan, width, stride, first, name, bn, conv):
-    """torchvision BasicBlock: 3x3 (stride) -> BN -> ReLU -> 3x3 -> BN, + shortcut, ReLU."""
+def _basic_block(x, plan, width, stride, first, name, bn, conv, dilation=1):
+    """torchvision BasicBlock: 3x3 (stride) -> BN -> ReLU -> 3x3 -> BN, + shortcut, ReLU;
+    ``dilation``: of the stride-1 3x3 convs."""
     needs_projection = stride > 1 or x.shape[-1] != width
     shortcut = _shortcut(x, plan, width, stride, name, bn, conv) if needs_projection else x
     if _spd_block(plan, stride, name):
@@ -118,17 +130,20 @@ def _basic_block(x, plan, width, stride, first, name, bn, conv):
     elif stride > 1:
         y = plan.padded_conv(x, width, 3, pad=1, strides=stride, name=f"{name}_1_conv", **conv)
     else:
-        y = plan.conv(x, width, 3, padding="same", name=f"{name}_1_conv", **conv)
+        y = plan.conv(x, width, 3, padding="same", dilation_rate=dilation, name=f"{name}_1_conv",
+                      **conv)
     y = keras.layers.BatchNormalization(name=f"{name}_1_bn", **bn)(y)
     y = keras.layers.Activation("relu", name=f"{name}_1_relu")(y)
-    y = plan.conv(y, width, 3, padding="same", name=f"{name}_2_conv", **conv)
+    y = plan.conv(y, width, 3, padding="same", dilation_rate=dilation, name=f"{name}_2_conv",
+                  **conv)
     y = keras.layers.BatchNormalization(name=f"{name}_2_bn", **bn)(y)
     y = keras.layers.Add(name=f"{name}_add")([shortcut, y])
     return keras.layers.Activation("relu", name=f"{name}_out")(y)
 
 
-def _bottleneck_block(x, plan, width, stride, first, name, bn, conv):
-    """keras.applications v1 bottleneck: 1x1 (stride) -> 3x3 -> 1x1 (4x width), + shortcut."""
+def _bottleneck_block(x, plan, width, stride, first, name, bn, conv, dilation=1):
+    """keras.applications v1 bottleneck: 1x1 (stride) -> 3x3 -> 1x1 (4x width), + shortcut;
+    ``dilation``: of the 3x3 conv."""
     shortcut = _shortcut(x, plan, 4 * width, stride, name, bn, conv) if first else x
     spd = _spd_block(plan, stride, name)
     if spd:
@@ -137,7 +152,8 @@ def _bottleneck_block(x, plan, width, stride, first, name, bn, conv):
         y = plan.conv(x, width, 1, strides=stride, name=f"{name}_1_conv", **conv)
     y = keras.layers.BatchNormalization(name=f"{name}_1_bn", **bn)(y)
     y = keras.layers.Activation("relu", name=f"{name}_1_relu")(y)
-    y = plan.conv(y, width, 3, padding="same", name=f"{name}_2_conv", **conv)
+    y = plan.conv(y, width, 3, padding="same", dilation_rate=dilation, name=f"{name}_2_conv",
+                  **conv)
     if spd:
         y = _space_to_depth(y, name)
     y = keras.layers.BatchNormalization(name=f"{name}_2_bn", **bn)(y)
