@@ -27,6 +27,8 @@ TABLES = {
     "table4_alexnet": (dict(model="alexnet", variants=("original", "pas")), 15, 59000, 5),
     "seed002": (dict(model="dilated_vgg", input_size=32,
                      variants=("original", "strided", "large_kernel", "cascade")), 20, 59000, 5),
+    "seed002_resnet18": (dict(model="resnet18", width=0.25, variants=("original", "dilated")),
+                         20, 59000, 5),
 }
 
 
