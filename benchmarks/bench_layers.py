@@ -13,8 +13,9 @@ input gradient on).
 
 Sections: CAS / Conv2D; PAS / MaxPooling2D after Conv2D; every PAS pool mode and the window
 poolings / MaxPooling2D; SpaceToDepthConv / Conv2D on 4x the channels at half resolution; gate
-variants (how the default was chosen); the gate with XLA / without; sparse execution at inference
-(sparse CAS / dense CAS / Conv2D against the kept fraction of tiles and the block size); a
+variants (how the default was chosen); the gate with XLA / without; dense CAS at inference with
+the gate's first conv separate / fused; sparse execution at inference (sparse CAS / dense CAS /
+Conv2D against the kept fraction of tiles and the block size, and where the time goes); a
 training step of the small VGG with CAS / original, with peak memory (each model in a fresh
 subprocess).
 """
@@ -86,6 +87,13 @@ class SeparateCAS(CAS):
     """CAS with the gate's first conv run apart from the main conv (before this issue)."""
 
     fuse_gate_conv = False
+
+
+class FusedCAS(CAS):
+    """CAS with the gate's first conv fused into the main conv at inference too (before issue
+    14's follow-up; the default fuses in training only)."""
+
+    fuse_gate_conv = True
 
 
 # ----------------------------------------------------------------------------- compiled steps
@@ -345,6 +353,26 @@ def section_xla(config, args):
                     rows))
 
 
+def section_inference(configs, args):
+    """Dense CAS at inference: the gate's first conv separate (the default) / fused."""
+    rows = []
+    for batch, size, channels, filters, stride in configs:
+        x = inputs(batch, size, channels)
+        cases = {name: compile_steps(layer, x, training=False)[0] for name, layer in (
+            ("conv", keras.layers.Conv2D(filters, 3, strides=stride, padding="same")),
+            ("fused", FusedCAS(filters, 3, strides=stride, padding="same")),
+            ("separate", CAS(filters, 3, strides=stride, padding="same")))}
+        t = measure(cases, args.repeats, args.warmup)
+        rows.append([f"{batch}x{size}x{size}x{channels}", filters, stride, f"{ms(t, 'conv'):.2f}",
+                     f"{ratio(t, 'fused', 'conv'):.2f}", f"{ratio(t, 'separate', 'conv'):.2f}",
+                     f"**{ratio(t, 'separate', 'fused'):.2f}**"])
+        print("  ", rows[-1], flush=True)
+    header = ["input NHWC", "filters", "stride", "Conv2D ms", "fused / Conv2D",
+              "separate / Conv2D", "separate / fused"]
+    return ("### CAS at inference (`training=False`, dense): the gate's first conv separate "
+            "(default) or fused with the main conv\n\n" + table(header, rows))
+
+
 def steer(layers, x_shape):
     """Build the CAS ``layers`` with one set of weights, their ReLU gates 1 where the gate's
     centre tap reads a channel 0 of +1 and 0 where it reads -1: the input chooses the kept tiles."""
@@ -378,10 +406,14 @@ def inputs_keeping(fraction, batch, size, channels, stride, block, seed=0):
 
 
 def section_sparse(args):
-    """Sparse / dense CAS at inference against the kept fraction of tiles and the block size."""
+    """Sparse / dense CAS at inference against the kept fraction of tiles and the block size,
+    with where the sparse time goes: the gate, the main conv on the gathered windows, the rest
+    (tile map, gathers, zero-padding mask, product, placing the tiles in the output)."""
     if BACKEND != "tensorflow":
         return ("### Sparse execution\n\nNot applicable on the JAX backend: the number of kept "
                 "tiles is a dynamic shape; CAS runs dense there.")
+    import tensorflow as tf
+
     from keras_adastride.layers import sparse_execution
 
     grid = SPARSE_GRIDS[args.grid]
@@ -393,23 +425,40 @@ def section_sparse(args):
                       for mode in (False, True, "auto")}
             conv = keras.layers.Conv2D(filters, 3, strides=stride, padding="same")
             steer(list(layers.values()), (batch, size, size, channels))
+            window = (block - 1) * stride + 3
             previous = None
             for target in grid["kept"]:
                 x = inputs_keeping(target, batch, size, channels, stride, block)
                 kept = float(sparse_execution.active_tile_fraction(
                     layers[True].gate(x), block, "channels_last"))
+                tiles = round(kept * batch * (-(-(-(-size // stride)) // block)) ** 2)  # kept
                 cases = {name: compile_steps(layer, x, training=False)[0]
                          for name, layer in (("conv", conv), ("dense", layers[False]),
                                              ("sparse", layers[True]), ("auto", layers["auto"]),
                                              ("gate", layers[True].gate))}
+                if tiles:
+                    windows = tf.constant(inputs(tiles, window, channels))
+                    on_windows = tf.function(lambda w: layers[True]._sparse_main(w, None),
+                                             autograph=False)
+                    cases["windows"] = lambda: on_windows(windows)
                 t = measure(cases, args.repeats, args.warmup)
+                t.setdefault("windows", [0.0] * args.repeats)
+
+                def share(parts):  # median over rounds of sum(parts) / dense
+                    return statistics.median(sum(t[p][i] for p in parts) / t["dense"][i]
+                                             for i in range(len(t["dense"])))
+
                 bound = statistics.median(
                     (kept * c + g) / d for c, g, d in zip(t["conv"], t["gate"], t["dense"]))
+                rest = statistics.median((s - g - w) / d for s, g, w, d in zip(
+                    t["sparse"], t["gate"], t["windows"], t["dense"]))
                 to_dense = ratio(t, "sparse", "dense")
                 rows.append([f"{batch}x{size}x{size}x{channels}", filters, stride, block,
                              f"{kept:.2f}", f"{ms(t, 'dense'):.2f}", f"{ms(t, 'sparse'):.2f}",
                              f"**{to_dense:.2f}**", f"{ratio(t, 'auto', 'dense'):.2f}",
-                             f"{ratio(t, 'sparse', 'conv'):.2f}", f"{bound:.2f}"])
+                             f"{ratio(t, 'sparse', 'conv'):.2f}", f"{bound:.2f}",
+                             f"{share(['gate']):.2f}", f"{share(['windows']):.2f}",
+                             f"{rest:.2f}"])
                 print("  ", rows[-1], flush=True)
                 if previous is not None and (previous[1] - 1) * (to_dense - 1) <= 0 \
                         and previous[1] != to_dense:
@@ -419,13 +468,18 @@ def section_sparse(args):
                 previous = (kept, to_dense)
     header = ["input NHWC", "filters", "stride", "block", "kept tiles", "dense CAS ms",
               "sparse CAS ms", "sparse / dense CAS", "auto / dense CAS", "sparse / Conv2D",
-              "bound / dense CAS"]
+              "bound / dense CAS", "gate / dense", "conv on windows / dense", "rest / dense"]
     breaks = "; ".join(f"stride {s}, block {b}: **{f:.2f}**" for s, b, f in crossings) or "none"
     return ("### Sparse execution at inference (CAS 3x3 `same`, default gate; `training=False`)"
             "\n\n" + table(header, rows) + "\n\nkept tiles: measured share of tiles with a "
-            "non-zero gate; bound: kept x Conv2D + gate alone (the least sparse execution can "
+            "non-zero gate; dense CAS: the default inference path (the gate's first conv "
+            "separate); bound: kept x Conv2D + gate alone (the least sparse execution can "
             "cost); auto: `sparse_inference=\"auto\"` (break-even setting "
-            f"{sparse_execution.BREAK_EVEN_FRACTION}). Break-even kept fraction (sparse = dense, "
+            f"{sparse_execution.BREAK_EVEN_FRACTION}). Where the sparse time goes, in shares of "
+            "dense CAS: the gate alone; the main conv alone on as many gathered windows "
+            "(`(b-1)·S+3` per side) as there are kept tiles; the rest (sparse - gate - conv on "
+            "windows: tile map, `tf.where`, gathers, zero-padding mask, product, placing the "
+            "tiles in the output). Break-even kept fraction (sparse = dense, "
             f"interpolated): {breaks}.")
 
 
@@ -547,8 +601,9 @@ def main(argv=None):
     parser.add_argument("--grid", choices=sorted(GRIDS), default="small")
     parser.add_argument("--repeats", type=int, default=15, help="timed rounds (median over them)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed calls of each case first")
-    parser.add_argument("--sections", default="cas,pas,pool,spd,gate,xla,sparse,vgg",
-                        help="comma-separated subset of cas,pas,pool,spd,gate,xla,sparse,vgg")
+    parser.add_argument("--sections", default="cas,pas,pool,spd,gate,xla,infer,sparse,vgg",
+                        help="comma-separated subset of cas,pas,pool,spd,gate,xla,infer,sparse,"
+                        "vgg")
     parser.add_argument("--clock", choices=("auto", *CLOCKS), default="auto",
                         help="cpu: process CPU time (robust on a shared CPU); wall: elapsed time; "
                         "auto: wall with a GPU, else cpu")
@@ -573,6 +628,7 @@ def main(argv=None):
         "spd": lambda: section_spd(configs, args),
         "gate": lambda: section_gate_variants(configs[0], args),
         "xla": lambda: section_xla(configs[0], args),
+        "infer": lambda: section_inference(configs, args),
         "sparse": lambda: section_sparse(args),
         "vgg": lambda: section_vgg(args),
     }

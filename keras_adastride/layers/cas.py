@@ -24,8 +24,9 @@ class CASLogic(AdaptiveStrideLogic):
     the ``Conv2D`` it replaces.
     """
 
-    #: compute the gate's first conv inside the main conv (see :meth:`call`); not a config entry.
-    fuse_gate_conv = True
+    #: when to compute the gate's first conv inside the main conv (see :meth:`call`): "training"
+    #: (``training=True`` calls only), True (every dense call) or False (never); not a config entry.
+    fuse_gate_conv = "training"
 
     def __init__(
         self,
@@ -84,16 +85,24 @@ class CASLogic(AdaptiveStrideLogic):
         self.conv.build(input_shape)
 
     def call(self, inputs, training=None):
-        """``activation(conv_S(x)) * gate(x)`` with the gate's first conv fused into the main one.
+        """``activation(conv_S(x)) * gate(x)``; in training, the gate's first conv fused into the
+        main one.
 
         Both convs read ``x`` with the same kernel size, strides, padding and dilation, so one
         conv with the two kernels concatenated on output channels computes both, then splits:
-        one pass over the input instead of two (and one input gradient). ``groups > 1`` keeps them
-        apart, and so does ``fuse_gate_conv = False`` (set by the QAT config: TFLite cannot fold
-        two fake-quantized kernels through the concat). The result equals ``conv(x) * gate(x)``.
+        one pass over the input instead of two, and above all one input gradient. At inference
+        the split costs more than the second pass saves (on a CPU the separate gate conv is 0.86x
+        the fused one at stride 1, 0.96-1.03x at stride 2: benchmarks/README.md), so by default
+        (``fuse_gate_conv = "training"``) only ``training=True`` calls fuse. ``groups > 1`` keeps
+        them apart, and so does ``fuse_gate_conv = False`` (set by the QAT config: TFLite cannot
+        fold two fake-quantized kernels through the concat). The result equals
+        ``conv(x) * gate(x)`` either way.
         """
         conv = self.conv
-        if conv.groups != 1 or not self.fuse_gate_conv or self._runs_sparse(training):
+        fuse = self.fuse_gate_conv is True or (
+            self.fuse_gate_conv == "training" and training is True
+        )
+        if conv.groups != 1 or not fuse or self._runs_sparse(training):
             return super().call(inputs, training=training)
         check.same_channels(
             type(self).__name__, self._input_channels, inputs.shape, self.data_format

@@ -14,6 +14,7 @@ TITLES = (
     "### SpaceToDepthConv / Conv2D",
     "### Gate variants",
     "### Gate with XLA / without",
+    "### CAS at inference",
     "### Sparse execution at inference",
     "### Training step of the small VGG",
 )
@@ -37,14 +38,14 @@ def test_benchmark_prints_every_table_and_writes_markdown(tmp_path):
         assert title in run.stdout, title
     assert "- load average" in run.stdout and "- machine:" in run.stdout
     # one bolded ratio per measured row: CAS, PAS, SPD (1 config each), pool modes (every case
-    # but the MaxPooling2D baseline), 8 gates, 4 XLA, sparse (configs x blocks x kept
-    # fractions), VGG
+    # but the MaxPooling2D baseline), 8 gates, 4 XLA, CAS at inference (1 config), sparse
+    # (configs x blocks x kept fractions), VGG
     rows = [line for line in run.stdout.splitlines() if line.startswith("| ") and "**" in line]
     bench = load_script()
     pools = len(bench.pool_mode_cases(2)) - 1
     sparse = bench.SPARSE_GRIDS["tiny"]
     sparse_rows = sum(len(blocks) for _, blocks in sparse["configs"]) * len(sparse["kept"])
-    assert len(rows) == 1 + 1 + 1 + pools + len(bench.GATE_VARIANTS) + 4 + sparse_rows + 1
+    assert len(rows) == 1 + 1 + 1 + pools + len(bench.GATE_VARIANTS) + 4 + 1 + sparse_rows + 1
     text = report.read_text()
     assert text.startswith("# Notes kept\n")
     assert text.count("<!-- bench:test:start -->") == 1 and "### CAS / Conv2D" in text

@@ -49,7 +49,9 @@ def test_cas_with_identity_gate_equals_conv2d(
     cas.conv.set_weights(conv.get_weights())
     expected = keras.ops.convert_to_numpy(conv(x))
     np.testing.assert_allclose(to_numpy(cas.gate_map(x)), 1.0, rtol=0, atol=0)
-    np.testing.assert_allclose(to_numpy(cas(x)), expected, rtol=0, atol=1e-5)
+    for training in (True, False):
+        np.testing.assert_allclose(to_numpy(cas(x, training=training)), expected, rtol=0,
+                                   atol=1e-5)
     np.testing.assert_allclose(to_numpy(cas.initial_map(x)), expected, rtol=0, atol=1e-5)
 
 
@@ -182,7 +184,7 @@ def _gate_reference(gate, x, geometry):
         dict(dilation_rate=2, padding="same", gate_activation="sigmoid", gate_depth=1),
     ],
 )
-@pytest.mark.parametrize("fuse", [True, False])
+@pytest.mark.parametrize("fuse", ["training", True, False])
 def test_cas_with_random_gate_equals_conv_times_reference_gate(kwargs, fuse):
     data_format = kwargs.get("data_format", "channels_last")
     x = random_images(_input_shape(9, 10, 4, data_format), scale=2.0)
@@ -200,7 +202,9 @@ def test_cas_with_random_gate_equals_conv_times_reference_gate(kwargs, fuse):
     initial = _conv_reference(x, cas.conv.kernel, cas.conv.bias, kwargs.get("activation"),
                               groups=kwargs.get("groups", 1), **geometry)
     expected = initial * gate
-    np.testing.assert_allclose(to_numpy(cas(x)), expected, rtol=1e-4, atol=1e-4)
+    for training in (True, False):  # fuse="training": the fused conv, then the separate one
+        np.testing.assert_allclose(to_numpy(cas(x, training=training)), expected,
+                                   rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("mode", ["max", "avg_max_concat"])
@@ -219,7 +223,7 @@ def test_pas_with_random_gate_equals_pool_times_reference_gate(mode, gate_channe
     np.testing.assert_allclose(to_numpy(pas(x)), expected, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("fuse", [True, False])
+@pytest.mark.parametrize("fuse", ["training", True, False])
 def test_channels_first_bias_when_width_equals_filters(fuse):
     """Keras 3.15's TensorFlow ``ops.add`` adds a (1, C, 1, 1) bias along the width when the
     width also equals C, so a channels_first Conv2D of output width == filters is wrong there;
@@ -230,7 +234,9 @@ def test_channels_first_bias_when_width_equals_filters(fuse):
     cas.build(x.shape)
     geometry = dict(data_format="channels_first")
     expected = _conv_reference(x, cas.conv.kernel, cas.conv.bias, **geometry)
-    np.testing.assert_allclose(to_numpy(cas(x)), expected, rtol=0, atol=1e-5)
+    for training in (True, False):
+        np.testing.assert_allclose(to_numpy(cas(x, training=training)), expected, rtol=0,
+                                   atol=1e-5)
     np.testing.assert_allclose(to_numpy(cas.initial_map(x)), expected, rtol=0, atol=1e-5)
 
     spd = SpaceToDepthConv(8, 1, data_format="channels_first", bias_initializer="random_normal")
