@@ -148,13 +148,20 @@ def test_only_the_kept_tiles_are_computed(monkeypatch):
 
 
 @pytest.mark.parametrize("kept", ["few", "all"])
-def test_auto_takes_either_branch_exactly(kept):
+def test_auto_takes_either_branch_exactly(kept, monkeypatch):
     """"auto": sparse below the break-even fraction, dense above, one graph with both."""
     _, layer_class, kwargs, block, hw, batch = CASES[1]
     x = images(CAS(**kwargs), hw, batch, kept)
     auto, dense = sparse_and_dense(layer_class, kwargs, block, x.shape, sparse_inference="auto")
     fraction = kept_fraction(auto, x)
     assert (fraction <= sparse_execution.BREAK_EVEN_FRACTION) == (kept == "few")
+    ran = []  # eager tf.cond runs only the branch it takes
+    for name in ("_sparse_main", "initial_map"):
+        method = getattr(auto, name)
+        monkeypatch.setattr(auto, name, lambda *a, n=name, m=method: ran.append(n) or m(*a))
+    assert_close(auto(x, training=False), dense(x))
+    assert ran == (["_sparse_main"] if kept == "few" else ["initial_map"])
+    monkeypatch.undo()
     run = tf.function(lambda t: auto(t, training=False))
     assert_close(run(tf.constant(x)), dense(x))
     graph = run.get_concrete_function(tf.constant(x)).graph.as_graph_def()
