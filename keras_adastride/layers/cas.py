@@ -92,7 +92,7 @@ class CASLogic(AdaptiveStrideLogic):
         conv with the two kernels concatenated on output channels computes both, then splits:
         one pass over the input instead of two, and above all one input gradient. At inference
         the split costs more than the second pass saves (on a CPU the separate gate conv is 0.86x
-        the fused one at stride 1, 0.96-1.03x at stride 2: benchmarks/README.md), so by default
+        the fused one at stride 1, 0.94-0.99x at stride 2: benchmarks/README.md), so by default
         (``fuse_gate_conv = "training"``) only ``training=True`` calls fuse. ``groups > 1`` keeps
         them apart, and so does ``fuse_gate_conv = False`` (set by the QAT config: TFLite cannot
         fold two fake-quantized kernels through the concat). The result equals
