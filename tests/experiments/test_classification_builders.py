@@ -163,3 +163,27 @@ def test_every_builder_trains_in_the_classification_task(model, options, fashion
     assert 0 <= run.metrics["test_accuracy"] <= 1 and len(run.history["loss"]) == 1
     assert isinstance(run.failed, bool)
     keras.backend.clear_session()
+
+
+def test_the_paper_table_commands_of_the_docs_parse():
+    """docs/comparison.md's commands for the paper's tables stay valid main-job configurations
+    (parsed and checked as values; the builders are checked above)."""
+    import pathlib
+    import re
+    import shlex
+
+    from keras_adastride.cli import DEFAULTS, build_parser
+
+    text = (pathlib.Path(__file__).resolve().parents[2] / "docs" / "comparison.md").read_text()
+    block = text[text.index("## The paper's tables"):].split("```bash\n", 1)[1].split("```")[0]
+    common = re.search(r'COMMON="([^"]+)"', block).group(1)
+    commands = [shlex.split(line.replace("$COMMON", common))[6:] for line in block.splitlines()
+                if line.startswith("nice -n 5 python -m keras_adastride ")]
+    assert len(commands) == 9
+    for argv in commands:
+        args = build_parser().parse_args(argv)
+        config = ComparisonConfig(**{name: getattr(args, name, DEFAULTS[name].default)
+                                     for name in DEFAULTS})
+        assert config.seeds >= 5
+        if {"cas", "pas"} & set(config.variants):  # the paper's modules: no gate budget
+            assert config.target_stride is None
