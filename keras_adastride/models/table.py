@@ -13,14 +13,14 @@ TABLE = (
     ("small_vgg", dict(input_shape=(32, 32, 3), num_classes=10), ("original", "cas", "pas", "spd")),
     ("alexnet", dict(input_shape=(32, 32, 3), num_classes=10), ("original", "cas", "pas", "spd")),
     ("dilated_vgg", dict(input_shape=(32, 32, 3), num_classes=10),
-     ("original", "strided", "cas", "spd")),
+     ("original", "strided", "large_kernel", "cascade", "cas", "spd")),
     ("alexnet", dict(input_shape=(224, 224, 3), num_classes=1000),
      ("original", "cas", "pas", "spd")),
     ("vgg11", dict(input_shape=(224, 224, 3), num_classes=1000), ("original", "cas", "pas", "spd")),
     ("vgg16", dict(input_shape=(224, 224, 3), num_classes=1000), ("original", "cas", "pas", "spd")),
     ("mobilenet", dict(input_shape=(224, 224, 3), num_classes=1000), ("original", "cas", "spd")),
     ("resnet18", dict(input_shape=(224, 224, 3), num_classes=1000),
-     ("original", "cas", "pas", "spd")),
+     ("original", "cas", "pas", "spd", "dilated")),
     ("resnet50", dict(input_shape=(224, 224, 3), num_classes=1000),
      ("original", "cas", "pas", "spd")),
     ("unet", dict(input_shape=(256, 256, 1), num_classes=2), ("original", "cas", "pas", "spd")),
@@ -41,7 +41,9 @@ element), pooling windows, elementwise adds / products count 1 each; activations
 movement 0. "params" includes BatchNormalization's moving statistics (Keras' count);
 "trainable" is what PyTorch reports. "x FLOPs" is relative to the same model's original variant.
 AlexNet at 32x32 uses its small-image preset; the dilated VGG's "original" is the dilated
-(no-downsampling) net and "strided" its stride-2 baseline. U-Net base 8 at 64x64 with 21
+(no-downsampling) net, "strided" its stride-2 baseline, "large_kernel" and "cascade" seed 002's
+3/5/7/9-kernel and ten-layer 3x3 nets; ResNet-18 "dilated" is seed 002's ResNet (no stage
+downsampling). U-Net base 8 at 64x64 with 21
 classes and the no-downsampling `dilated_segnet` are the segmentation task's models
 (`python -m keras_adastride --task segmentation`); "x FLOPs" of a model is relative to its own
 original, so compare the two segmentation models by their GFLOPs.

@@ -28,4 +28,4 @@ def test_command_writes_the_table(tmp_path, capsys):
     assert main(["--models", "dilated_vgg", "--write", str(path)]) == 0
     written = path.read_text()
     assert written == capsys.readouterr().out
-    assert written.count("| dilated_vgg | 32x32x3 |") == 4
+    assert written.count("| dilated_vgg | 32x32x3 |") == 6
