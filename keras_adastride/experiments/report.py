@@ -27,8 +27,9 @@ from keras_adastride.experiments.stats import mean_std, paired_difference_ci
 
 INFERENCE_COLUMNS = ("dense_ms_per_image", "sparse_ms_per_image", "effective_flops",
                      "sparse_same_predictions", "kept_tiles")
-SHARED_COLUMNS = ("failed_runs", "failed_seeds", "params", "flops", "seconds_per_epoch", "cpu_seconds_per_epoch",
-                  "cpu_time_relative", "effective_strides", *INFERENCE_COLUMNS)
+SHARED_COLUMNS = ("failed_runs", "failed_seeds", "params", "flops", "seconds_per_epoch",
+                  "cpu_seconds_per_epoch", "cpu_time_relative", "effective_strides",
+                  *INFERENCE_COLUMNS)
 
 
 def _inference_means(runs):

@@ -53,8 +53,8 @@ def alexnet(input_shape=(224, 224, 3), num_classes=1000, include_top=True,
     x = inputs
     size, stride, padding = config["pool"]
     for i, (filters, kernel, conv_stride, pad) in enumerate(config["convs"], 1):
-        x = plan.padded_conv(x, scaled(filters, alpha), kernel, pad=pad, strides=conv_stride, activation="relu",
-                             name=f"conv{i}")
+        x = plan.padded_conv(x, scaled(filters, alpha), kernel, pad=pad, strides=conv_stride,
+                             activation="relu", name=f"conv{i}")
         if i in POOL_AFTER:
             x = plan.pool(x, size, strides=stride, padding=padding, name=POOL_AFTER[i])
     if include_top:

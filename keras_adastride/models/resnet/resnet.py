@@ -59,8 +59,9 @@ def resnet(preset, input_shape=(224, 224, 3), num_classes=1000, include_top=True
     """Build the ResNet ``preset`` ("resnet18" or "resnet50"; see ``RESNET_PRESETS``).
 
     Args: as keras.applications.ResNet50, plus ``downsampling`` ("original", "cas", "pas",
-    "spd", "dilated"), ``placements`` and ``gate_options`` (see ``keras_adastride.models._downsampling``),
-    and ``alpha``, the width multiplier (stem and stage widths ``int(width * alpha)``, at least 1).
+    "spd", "dilated"), ``placements`` and ``gate_options`` (see
+    ``keras_adastride.models._downsampling``), and ``alpha``, the width multiplier (stem and stage
+    widths ``int(width * alpha)``, at least 1).
     """
     if preset not in RESNET_PRESETS:
         raise ValueError(f"resnet: argument `preset` must be one of {sorted(RESNET_PRESETS)}; "
