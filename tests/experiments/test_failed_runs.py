@@ -56,14 +56,21 @@ def test_failed_runs_are_counted_not_averaged_away(tmp_path):
                     reason="apt-get install dataset-fashion-mnist")
 def test_a_forced_failure_is_counted_in_the_main_jobs_results(tmp_path, capsys):
     """A learning rate of 1e8 wrecks the weights in the first step: the predictions collapse and
-    the validation accuracy stays at chance; the run is marked, logged and counted."""
+    the validation accuracy stays at chance; the run is marked, logged and counted (and the
+    results record the pipeline's and the gates' options)."""
     out = tmp_path / "out"
     assert main(["--variants", "original", "--seeds", "1", "--epochs", "1", "--learning-rate",
                  "1e8", "--train-subset", "64", "--val-subset", "40", "--test-subset", "40",
                  "--batch-size", "32", "--gate-images", "2", "--verbose", "0",
+                 "--input-size", "30", "--resize", "bilinear", "--gate-width", "4",
                  "--output", str(out)]) == 0
     assert "FAILED: never left chance level" in capsys.readouterr().out
     results = json.loads((out / "results.json").read_text())
     assert results["runs"][0]["failed"] is True
+    # the model / gate options are recorded with the results
+    recorded = results["config"]
+    assert (recorded["input_size"], recorded["resize"], recorded["gate_width"]) == (
+        30, "bilinear", 4)
+    assert results["runs"][0]["input_shape"] == [30, 30, 1]
     assert (results["summary"][0]["failed_runs"], results["summary"][0]["failed_seeds"]) == (1, [0])
     assert "| 1/1 (0) |" in (out / "table.md").read_text()
