@@ -33,18 +33,18 @@ def main(argv=None):
 class _progress_bar:
     """tqdm on stderr where installed (the ``dev`` extra), else one stderr line per model."""
 
-    def __init__(self, total):
-        self.total, self.done, self.bar = total, 0, None
+    def __init__(self, total, desc="building"):
+        self.total, self.done, self.bar, self.desc = total, 0, None, desc
         try:
             from tqdm import tqdm
         except ImportError:
             return
-        self.bar = tqdm(total=total, desc="building", file=sys.stderr)
+        self.bar = tqdm(total=total, desc=desc, file=sys.stderr)
 
     def __call__(self, label):
         self.done += 1
         if self.bar is None:
-            print(f"[{self.done}/{self.total}] building {label}", file=sys.stderr, flush=True)
+            print(f"[{self.done}/{self.total}] {self.desc} {label}", file=sys.stderr, flush=True)
         else:
             self.bar.set_postfix_str(label)
             self.bar.update(1)

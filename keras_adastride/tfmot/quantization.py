@@ -17,13 +17,18 @@ with these configs attached to our layers; :func:`quantize_scope` adds our class
 TFMOT's scope (needed by ``quantize_apply`` and to load a QAT model).
 """
 
+import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 import tf_keras
+from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
+    default_8bit_quantize_configs as _default_8bit_configs,
+)
 
 from keras_adastride.tfmot import layers as _layers
 
 _quantizers = tfmot.quantization.keras.quantizers
 _QuantizeConfig = tfmot.quantization.keras.QuantizeConfig
+_BATCH_NORMS = (tf_keras.layers.BatchNormalization,)
 
 
 def _weights_quantizer():
@@ -196,11 +201,29 @@ class StrideGateQuantizeConfig(_LayerQuantizeConfig):
 
 
 class SpaceToDepthConvQuantizeConfig(_LayerQuantizeConfig):
-    """SpaceToDepthConv: conv kernel and conv activation (as TFMOT's Conv2D config)."""
+    """SpaceToDepthConv: conv kernel and conv activation (as TFMOT's Conv2D config).
+
+    ``fold_batch_norm=True`` (a linear SpaceToDepthConv feeding a BatchNormalization): no range
+    on the conv's output, as TFMOT does for Conv2D + BatchNormalization, so that TFLite folds
+    the normalization into the int8 conv (the BatchNormalization's output carries the range).
+    """
 
     layer_class = _layers.SpaceToDepthConv
     quantize_output = False
     _conv = staticmethod(lambda layer: layer.conv)
+
+    def __init__(self, fold_batch_norm=False):
+        self.fold_batch_norm = fold_batch_norm
+
+    def get_activations_and_quantizers(self, layer):
+        return [] if self.fold_batch_norm else super().get_activations_and_quantizers(layer)
+
+    def set_quantize_activations(self, layer, quantize_activations):
+        if not self.fold_batch_norm:
+            super().set_quantize_activations(layer, quantize_activations)
+
+    def get_config(self):
+        return {"fold_batch_norm": self.fold_batch_norm}
 
 
 class SpaceToDepthQuantizeConfig(_LayerQuantizeConfig):
@@ -235,18 +258,44 @@ def default_quantize_config(layer):
     return config()
 
 
+def _inbound_layers(layer):
+    return [inbound for node in layer.inbound_nodes
+            for inbound in tf.nest.flatten(node.inbound_layers)]
+
+
+def _is_ours(layer):
+    return type(getattr(layer, "layer", None)) in QUANTIZE_CONFIGS
+
+
 def quantize_annotate_model(model):
     """``tfmot.quantization.keras.quantize_annotate_model``, with our layers' QuantizeConfigs.
 
     Every layer is annotated; ours get :func:`default_quantize_config` (TFMOT's registry does
-    not know them), the built-in ones TFMOT's default. Follow with ``quantize_apply`` inside
+    not know them), the built-in ones TFMOT's default. A ``BatchNormalization`` fed by one of
+    our layers gets TFMOT's ``Default8BitOutputQuantizeConfig`` (its output quantized): TFMOT
+    handles a BatchNormalization only after its own Conv2D / DepthwiseConv2D / Dense (which it
+    folds) and refuses any other (``Layer conv1_bn ... is not supported``). In TFLite it stays
+    a per-channel MUL + ADD in int8 after our layer. Follow with ``quantize_apply`` inside
     :func:`quantize_scope`.
     """
     annotated = tfmot.quantization.keras.quantize_annotate_model(model)
+    consumers = {}
+    for wrapper in annotated.layers:
+        for inbound in _inbound_layers(wrapper):
+            consumers.setdefault(id(inbound), []).append(wrapper)
     for wrapper in annotated.layers:
         inner = getattr(wrapper, "layer", None)
-        if type(inner) in QUANTIZE_CONFIGS and wrapper.quantize_config is None:
+        if getattr(wrapper, "quantize_config", True) is not None:
+            continue
+        if type(inner) in QUANTIZE_CONFIGS:
             wrapper.quantize_config = default_quantize_config(inner)
+            following = consumers.get(id(wrapper), [])
+            if (isinstance(inner, _layers.SpaceToDepthConv) and len(following) == 1
+                    and isinstance(following[0].layer, _BATCH_NORMS)
+                    and inner.conv.activation is tf_keras.activations.linear):
+                wrapper.quantize_config = SpaceToDepthConvQuantizeConfig(fold_batch_norm=True)
+        elif isinstance(inner, _BATCH_NORMS) and any(map(_is_ours, _inbound_layers(wrapper))):
+            wrapper.quantize_config = _default_8bit_configs.Default8BitOutputQuantizeConfig()
     return annotated
 
 

@@ -24,19 +24,38 @@ def _interpreter(tflite_model):
     return tf.lite.Interpreter(model_content=tflite_model, experimental_op_resolver_type=resolver)
 
 
-def tflite_predict(tflite_model, x, batch_size=256):
-    """Run the TFLite interpreter on float inputs ``x`` (N, ...); returns the outputs (N, ...)."""
+def _output_order(interpreter):
+    """Output tensor indices: by signature key (sorted, as ``keras.tree.flatten`` sorts a dict of
+    outputs) when the file has a signature, else by tensor name in natural order (``Identity``,
+    ``Identity_1``, ...: the model's output order; some int8 files of TFLite have no signature)."""
+    signatures = interpreter._get_full_signature_list()
+    if signatures:
+        outputs = next(iter(signatures.values()))["outputs"]
+        return [outputs[key] for key in sorted(outputs)]
+    details = interpreter.get_output_details()
+    return [d["index"] for d in sorted(details, key=lambda d: (len(d["name"]), d["name"]))]
+
+
+def tflite_outputs(tflite_model, x, batch_size=256):
+    """Run the TFLite interpreter on float inputs ``x`` (N, ...): every output (N, ...), in
+    :func:`_output_order`, as a list."""
     interpreter = _interpreter(tflite_model)
     input_index = interpreter.get_input_details()[0]["index"]
-    outputs = []
+    order = _output_order(interpreter)
+    batches = []
     for start in range(0, len(x), batch_size):
         batch = np.asarray(x[start : start + batch_size], np.float32)
         interpreter.resize_tensor_input(input_index, batch.shape)
         interpreter.allocate_tensors()
         interpreter.set_tensor(input_index, batch)
         interpreter.invoke()
-        outputs.append(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]))
-    return np.concatenate(outputs)
+        batches.append([interpreter.get_tensor(index) for index in order])
+    return [np.concatenate(parts) for parts in zip(*batches)]
+
+
+def tflite_predict(tflite_model, x, batch_size=256):
+    """Run the TFLite interpreter on float inputs ``x`` (N, ...); returns the (first) output."""
+    return tflite_outputs(tflite_model, x, batch_size)[0]
 
 
 def tflite_op_types(tflite_model):

@@ -157,3 +157,40 @@ def test_padded_space_to_depth_conv_converts_to_int8(input_shape, rng):
     step = np.diff(np.unique(expected)).min()
     # int8 kernels round differently from fake quantization: at most one step apart.
     np.testing.assert_allclose(tflite_predict(tflite_model, data), expected, atol=1.01 * step)
+
+
+def test_batch_normalization_after_our_layers_quantizes(rng):
+    # CAS -> BatchNormalization -> ReLU and SpaceToDepthConv -> BatchNormalization (the MobileNet,
+    # ResNet, dilated-VGG and YOLOX sites): TFMOT alone refuses such a BatchNormalization
+    # ("Layer ... is not supported"); ours gets an output quantizer and converts.
+    inputs = tf_keras.Input((16, 16, 3))
+    x = kat.CAS(8, 3, strides=2, padding="same", gate_init="random")(inputs)
+    x = tf_keras.layers.ReLU()(tf_keras.layers.BatchNormalization(name="cas_bn")(x))
+    x = kat.SpaceToDepthConv(8, 3, padding="same", pad_to_multiple=True, name="spd")(x)
+    x = tf_keras.layers.BatchNormalization(name="spd_bn")(x)
+    outputs = tf_keras.layers.Dense(3)(tf_keras.layers.GlobalAveragePooling2D()(x))
+    with kat.quantize_scope():
+        annotated = kat.quantize_annotate_model(tf_keras.Model(inputs, outputs))
+        model = quantize_api.quantize_apply(annotated)
+    configs = {w.layer.name: w.quantize_config for w in annotated.layers[1:]}
+    assert type(configs["cas_bn"]).__name__ == "Default8BitOutputQuantizeConfig"
+    assert type(configs["spd_bn"]).__name__ == "Default8BitOutputQuantizeConfig"
+    assert configs["spd"].get_config() == {"fold_batch_norm": True}
+    model.compile(tf_keras.optimizers.Adam(0.01), "mse")
+    data = rng.uniform(size=(64, 16, 16, 3)).astype("float32")
+    data *= rng.uniform(0, 4, size=(64, 1, 1, 1)).astype("float32")
+    model.fit(data, data.mean(axis=(1, 2)) @ rng.normal(size=(3, 3)), epochs=10, verbose=0)
+    tflite_model = to_tflite(model, quantize=True)
+    ops = tflite_op_types(tflite_model)
+    # Folded into the int8 SPD conv (no range between them); after CAS's gated product it stays
+    # a per-channel MUL + ADD in float (constants without QAT ranges), between int8 neighbours.
+    assert {op for op in ops if op[1] != "int8"} == {
+        ("QUANTIZE", "float32"), ("MUL", "float32"), ("ADD", "float32")}
+    expected = model.predict(data, verbose=0)
+    assert len(np.unique(expected)) > 5
+    step = np.diff(np.unique(expected)).min()
+    steps = np.abs(tflite_predict(tflite_model, data) - expected) / step
+    # Folding rescales the fake-quantized kernel before TFLite rounds it again: a few outputs
+    # land two int8 steps away, most on the same step or the next.
+    within_one = np.mean(steps <= 1.01)
+    assert steps.max() <= 2.01 and within_one >= 0.9, (steps.max(), within_one)

@@ -1,0 +1,518 @@
+"""The deployment matrix: every builder x variant x deployment path, each cell ok or its error.
+
+    python -m keras_adastride.tfmot.matrix [--models NAME ...] [--write docs/DEPLOYMENT_MATRIX.md]
+
+Paths (one model of each builder at its smallest trainable size, trained briefly on real
+Fashion-MNIST images resized to its input, so that its outputs have margins):
+
+    keras       ``model.save(.keras)``, loaded in a fresh process: outputs equal (<= 1e-5)
+    savedmodel  ``keras_adastride.serving.export_model`` (refuses XLA attributes), loaded in a
+                process where ``keras_adastride`` cannot be imported: outputs equal (<= 1e-5)
+    tflite      float TFLite of the Keras 3 model: outputs within 1e-5 (relative to the largest)
+    pruning     ``to_tf_keras``, TFMOT magnitude pruning to 50%, ``strip_pruning``,
+                ``to_keras3``, saved as .keras: every pruned kernel's sparsity, measured on the
+                weights loaded back from that file, within 1 point of 50%
+    qat_int8    ``to_tf_keras``, ``quantize_annotate_model`` / ``quantize_apply``, a few QAT
+                steps, int8 TFLite from the QAT ranges: top-1 (argmax over the last axis, per
+                position for maps) agrees with the QAT Keras model on >= 99% of the evaluation
+                images; the ops left in float are listed
+
+A cell that fails holds the exact error. The two out-of-process checks run once for all models,
+in one subprocess (SavedModels first, with ``keras_adastride`` blocked; then the .keras files).
+"""
+
+import argparse
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+#: path -> what it checks (table header)
+PATHS = ("keras", "savedmodel", "tflite", "pruning", "qat_int8")
+AGREEMENT = 0.99  # top-1 agreement of int8 TFLite with the QAT model, on decisive positions
+DECISIVE = 0.05  # a position is decisive if its top-1 margin is >= 5% of the output's range
+MIN_DECISIVE = 0.5  # fewer decisive positions than this fraction: the measure says nothing
+SPARSITY = 0.5
+#: epochs of float training before the paths: decisive outputs, so that top-1 agreement
+#: measures quantization and not the order of near-equal classes of an untrained net
+TRAIN_EPOCHS = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    """One builder at its smallest trainable size: the builder's keyword arguments, variants."""
+
+    builder: str
+    kwargs: dict
+    variants: tuple
+    task: str = "classify"  # "classify" | "segment" | "detect"
+    make: object = None  # builder(downsampling=variant, **kwargs) if not keras_adastride.models
+
+    @property
+    def input_shape(self):
+        return tuple(self.kwargs["input_shape"])
+
+    def build(self, variant):
+        from keras_adastride import models
+
+        make = self.make or getattr(models, self.builder)
+        return make(downsampling=variant, **self.kwargs)
+
+
+#: cheapest first, so that a long run leaves most rows early
+SPECS = (
+    Spec("dilated_vgg", dict(input_shape=(16, 16, 1), num_classes=10),
+         ("original", "strided", "cas", "spd")),
+    Spec("small_vgg", dict(input_shape=(28, 28, 1), num_classes=10),
+         ("original", "cas", "pas", "spd")),
+    Spec("unet", dict(input_shape=(32, 32, 1), num_classes=2, base_filters=4),
+         ("original", "cas", "pas", "spd"), task="segment"),
+    Spec("dilated_segnet", dict(input_shape=(16, 16, 1), num_classes=2),
+         ("original", "cas"), task="segment"),
+    Spec("mobilenet", dict(input_shape=(32, 32, 1), num_classes=10, alpha=0.25),
+         ("original", "cas", "spd")),
+    Spec("alexnet", dict(input_shape=(32, 32, 3), num_classes=10),
+         ("original", "cas", "pas", "spd")),
+    Spec("yolox", dict(input_shape=(64, 64, 1), num_classes=2, depth=0.33, width=0.125),
+         ("original", "cas", "spd"), task="detect"),
+    Spec("resnet18", dict(input_shape=(32, 32, 1), num_classes=10),
+         ("original", "cas", "pas", "spd")),
+    Spec("vgg11", dict(input_shape=(32, 32, 1), num_classes=10),
+         ("original", "cas", "pas", "spd")),
+    Spec("vgg16", dict(input_shape=(32, 32, 1), num_classes=10),
+         ("original", "cas", "pas", "spd")),
+    Spec("resnet50", dict(input_shape=(32, 32, 1), num_classes=10),
+         ("original", "cas", "pas", "spd")),
+)
+
+
+@dataclasses.dataclass
+class Cell:
+    ok: bool
+    detail: str
+
+    def markdown(self):
+        text = self.detail.replace("|", "\\|").replace("\n", " ")
+        return f"ok: {text}" if self.ok else f"**error**: {text}"
+
+
+def _error(err):
+    text = f"{type(err).__name__}: {err}".strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    # TFLite's converter errors hold pages of MLIR; keep the lines that say what failed.
+    key = [line for line in lines if "error:" in line or "ops:" in line or "Error" in line]
+    return " / ".join((key or lines)[:3])[:400]
+
+
+def _images(shape, count, offset=0):
+    """Real Fashion-MNIST test images in [0, 1], resized to ``shape`` (H, W, C), and labels."""
+    import tensorflow as tf
+
+    from keras_adastride.data import load_fashion_mnist
+
+    _, (x, y) = load_fashion_mnist()
+    x = x[offset:offset + count, ..., None].astype("float32") / 255.0
+    x = tf.image.resize(x, shape[:2]).numpy()
+    return np.repeat(x, shape[2], axis=-1), y[offset:offset + count]
+
+
+def _targets(spec, x, y):
+    if spec.task == "classify":
+        return y
+    if spec.task == "segment":  # foreground where the garment is: masks follow from the pixels
+        return (x[..., 0] > 0.25).astype("int32")
+    return None  # detection: no loss here (raw YOLOX maps); the untrained model is used
+
+
+def _flat(outputs):
+    import keras
+
+    return [np.asarray(o) for o in keras.tree.flatten(outputs)]
+
+
+def _max_diff(a, b):
+    return max(float(np.max(np.abs(p - q))) for p, q in zip(_flat(a), _flat(b)))
+
+
+def _scale(a):
+    return max(1.0, max(float(np.max(np.abs(p))) for p in _flat(a)))
+
+
+def float_tflite(export_dir):
+    """Float TFLite of a SavedModel (``serving_default``: its outputs keep their names)."""
+    import tensorflow as tf
+
+    return tf.lite.TFLiteConverter.from_saved_model(export_dir).convert()
+
+
+def _agreement(got, reference):
+    """Top-1 agreement of ``got`` with ``reference`` (argmax over the last axis, per position):
+    ``(on all positions, on the decisive ones, fraction decisive, largest reference margin
+    where they differ or None)``.
+
+    Decisive: the reference's top-1 margin (first minus second) is at least ``DECISIVE`` of the
+    output's range; elsewhere the two classes are within the int8 model's rounding of each
+    other and the pick between them says nothing about the conversion. A tie in the
+    reference (two classes on the same fake-quantized step) counts as agreement.
+    """
+    agree, decisive, margins = [], [], []
+    for p, q in zip(_flat(got), _flat(reference)):
+        picked = np.take_along_axis(q, p.argmax(-1)[..., None], axis=-1)[..., 0]
+        top2 = np.sort(q, axis=-1)[..., -2:]
+        margin = top2[..., 1] - top2[..., 0]
+        agree.append((picked >= top2[..., 1]).ravel())
+        decisive.append((margin >= DECISIVE * max(float(q.max() - q.min()), 1e-12)).ravel())
+        margins += list(margin.ravel()[~agree[-1]])
+    agree, decisive = np.concatenate(agree), np.concatenate(decisive)
+    return (float(agree.mean()), float(agree[decisive].mean()) if decisive.any() else 0.0,
+            float(decisive.mean()), float(max(margins)) if margins else None)
+
+
+def _fit(model, x, targets, steps, loss, epochs=1):
+    """``steps`` batches per epoch, Adam (Keras defaults)."""
+    model.compile("adam", loss)
+    batch = max(1, len(x) // steps)
+    model.fit(x, targets, batch_size=batch, epochs=epochs, verbose=0, shuffle=False)
+
+
+def _loss(spec):
+    return "sparse_categorical_crossentropy" if spec.task != "detect" else "mse"
+
+
+def _self_targets(model, x):
+    """The model's own outputs as targets (detection: no labels; keeps the fit well-defined)."""
+    return model.predict(x, verbose=0)
+
+
+class ModelRun:
+    """Every in-process path of one builder x variant; the out-of-process ones are queued."""
+
+    def __init__(self, spec, variant, work_dir, data, train_steps=16, train_epochs=TRAIN_EPOCHS):
+        self.spec, self.variant, self.work_dir = spec, variant, work_dir
+        self.key = f"{spec.builder}_{variant}"
+        self.x_train, self.y_train, self.x_eval = data
+        self.train_steps, self.train_epochs = train_steps, train_epochs
+        self.cells = {}
+        self.pending = {}  # path -> job for the subprocess
+
+    def run(self, paths=PATHS, progress=None):
+        import keras
+
+        keras.utils.set_random_seed(0)
+        model = self.spec.build(self.variant)
+        targets = _targets(self.spec, self.x_train, self.y_train)
+        if targets is not None:  # batches of 32
+            _fit(model, self.x_train, targets, len(self.x_train) // 32, _loss(self.spec),
+                 self.train_epochs)
+        self.model = model
+        for path in paths:
+            if progress:
+                progress(f"{self.key} {path}")
+            try:
+                getattr(self, f"_{path}")()
+            except Exception as err:  # noqa: BLE001 — the matrix records every failure
+                self.cells[path] = Cell(False, _error(err))
+        return self
+
+    # -- paths -----------------------------------------------------------------------------
+    def _reference(self):
+        x = self.x_eval[:8]
+        outputs = self.model.predict(x, verbose=0)
+        return x, dict(zip(self.model.output_names, _flat(outputs)))
+
+    def _keras(self):
+        path = os.path.join(self.work_dir, f"{self.key}.keras")
+        self.model.save(path)
+        x, reference = self._reference()
+        np.savez(os.path.join(self.work_dir, f"{self.key}_keras.npz"), x=x, **reference)
+        self.pending["keras"] = dict(file=path, samples=f"{self.key}_keras.npz")
+
+    def _export(self):
+        """The TF Serving SavedModel (the savedmodel and tflite paths share it)."""
+        if getattr(self, "export_dir", None) is None:
+            from keras_adastride.serving import export_model
+
+            self.export_dir = export_model(self.model, os.path.join(self.work_dir, "serving"),
+                                           self.key, 1)
+        return self.export_dir
+
+    def _savedmodel(self):
+        export_dir = self._export()
+        x, reference = self._reference()
+        np.savez(os.path.join(self.work_dir, f"{self.key}_serving.npz"), x=x, **reference)
+        self.pending["savedmodel"] = dict(dir=export_dir, samples=f"{self.key}_serving.npz")
+
+    def _tflite(self):
+        from keras_adastride.tfmot.tflite import tflite_outputs
+
+        x = self.x_eval[:32]
+        expected = self.model.predict(x, verbose=0)
+        got = tflite_outputs(float_tflite(self._export()), x)
+        diff = _max_diff(got, expected) / _scale(expected)
+        ok = diff <= 1e-5
+        self.cells["tflite"] = Cell(ok, f"max diff {diff:.1e}" + ("" if ok else " > 1e-5"))
+
+    def _twin(self):
+        """The tf_keras twin (pruning and QAT clone it, so one serves both)."""
+        if getattr(self, "twin", None) is not None:
+            return self.twin
+        from keras_adastride.tfmot.bridge import to_tf_keras
+
+        twin = to_tf_keras(self.model)
+        x = self.x_eval[:8]
+        diff = _max_diff(twin.predict(x, verbose=0), self.model.predict(x, verbose=0))
+        if diff > 1e-5 * _scale(self.model.predict(x, verbose=0)):
+            raise AssertionError(f"to_tf_keras: outputs differ by {diff:.1e}")
+        self.twin = twin
+        return twin
+
+    def _train_targets(self, model):
+        targets = _targets(self.spec, self.x_train, self.y_train)
+        return _self_targets(model, self.x_train) if targets is None else targets
+
+    def _pruning(self):
+        import keras
+        import tensorflow_model_optimization as tfmot
+
+        from keras_adastride.tfmot.bridge import to_keras3
+
+        sparsity = tfmot.sparsity.keras
+        twin = self._twin()
+        pruned = sparsity.prune_low_magnitude(
+            twin, pruning_schedule=sparsity.ConstantSparsity(SPARSITY, 0, frequency=1))
+        pruned.compile("adam", _loss(self.spec))
+        targets = self._train_targets(twin)
+        # Four steps: the constant schedule prunes from the first one.
+        targets = keras.tree.map_structure(lambda t: t[:128], targets)
+        pruned.fit(self.x_train[:128], targets, batch_size=32, epochs=1,
+                   verbose=0, shuffle=False, callbacks=[sparsity.UpdatePruningStep()])
+        stripped = sparsity.strip_pruning(pruned)
+        # The pruned kernels: (layer name, index among the layer's weights), the same in both
+        # generations (the bridge keeps names and weight order).
+        pruned_kernels = [
+            (wrapper.layer.name, [id(v) for v in wrapper.layer.weights].index(id(weight)))
+            for wrapper in pruned.layers if hasattr(wrapper, "pruning_vars")
+            for weight, _, _ in wrapper.pruning_vars
+        ]
+        back = to_keras3(stripped)
+        path = os.path.join(self.work_dir, f"{self.key}_pruned.keras")
+        back.save(path)
+        saved = keras.models.load_model(path)
+        values = [float(np.mean(saved.get_layer(name).get_weights()[index] == 0))
+                  for name, index in pruned_kernels]
+        if not values:
+            raise AssertionError("no prunable kernel")
+        x = self.x_eval[:8]
+        diff = _max_diff(back.predict(x, verbose=0), stripped.predict(x, verbose=0))
+        ok = all(abs(v - SPARSITY) <= 0.01 for v in values) and diff <= 1e-5
+        self.cells["pruning"] = Cell(
+            ok, f"{len(values)} kernels {min(values):.1%}-{max(values):.1%} zeros"
+            + ("" if diff <= 1e-5 else f"; Keras 3 twin differs by {diff:.1e}"))
+
+    def _qat_int8(self):
+        import tensorflow_model_optimization as tfmot
+
+        from keras_adastride import tfmot as kat
+        from keras_adastride.tfmot.tflite import tflite_op_types, tflite_outputs, to_tflite
+
+        twin = self._twin()
+        with kat.quantize_scope():
+            qat = tfmot.quantization.keras.quantize_apply(kat.quantize_annotate_model(twin))
+        targets = self._train_targets(twin)
+        _fit(qat, self.x_train, targets, self.train_steps, _loss(self.spec))
+        int8 = to_tflite(qat, quantize=True)
+        float_ops = sorted({name for name, dtype in tflite_op_types(int8)
+                            if dtype == "float32" and name != "QUANTIZE"})
+        overall, agreement, decisive, margin = _agreement(
+            tflite_outputs(int8, self.x_eval), qat.predict(self.x_eval, verbose=0))
+        ok = agreement >= AGREEMENT and decisive >= MIN_DECISIVE
+        problem = "" if ok else (f" < {AGREEMENT:.0%}" if decisive >= MIN_DECISIVE
+                                 else f"; decisive < {MIN_DECISIVE:.0%}")
+        self.cells["qat_int8"] = Cell(
+            ok, f"top-1 {agreement:.1%} of the {decisive:.0%} decisive{problem}, {overall:.1%} "
+            + "of all" + ("" if margin is None else f" (differing at margins <= {margin:.2g})")
+            + f"; float ops: {', '.join(float_ops) or 'none'}")
+
+
+_CHECK_SCRIPT = r"""
+import json, sys
+import numpy as np
+jobs = json.loads(sys.argv[1])
+results = {}
+sys.modules["keras_adastride"] = None  # any import of it now raises ImportError
+import tensorflow as tf
+def diff(got, samples):
+    return max(float(np.max(np.abs(np.asarray(got[k]) - samples[k]))) for k in got)
+for key, job in jobs.items():
+    if "savedmodel" not in job:
+        continue
+    try:
+        samples = dict(np.load(job["savedmodel"]["samples"]))
+        fn = tf.saved_model.load(job["savedmodel"]["dir"]).signatures["serving_default"]
+        (name,) = fn.structured_input_signature[1]
+        got = {k: v.numpy() for k, v in fn(**{name: tf.constant(samples.pop("x"))}).items()}
+        if set(got) != set(samples):
+            raise AssertionError(f"outputs {sorted(got)}, expected {sorted(samples)}")
+        results[key + "/savedmodel"] = [True, diff(got, samples)]
+    except Exception as err:
+        results[key + "/savedmodel"] = [False, f"{type(err).__name__}: {err}"[:400]]
+assert not [m for m in sys.modules if m and m.startswith("keras_adastride") and sys.modules[m]]
+del sys.modules["keras_adastride"]
+import keras, keras_adastride
+for key, job in jobs.items():
+    if "keras" not in job:
+        continue
+    try:
+        samples = dict(np.load(job["keras"]["samples"]))
+        model = keras.models.load_model(job["keras"]["file"])
+        out = model.predict(samples.pop("x"), verbose=0)
+        got = dict(zip(model.output_names, keras.tree.flatten(out)))
+        results[key + "/keras"] = [True, diff(got, samples)]
+    except Exception as err:
+        results[key + "/keras"] = [False, f"{type(err).__name__}: {err}"[:400]]
+print("RESULTS" + json.dumps(results))
+"""
+
+
+def check_out_of_process(runs, work_dir):
+    """Run the queued .keras / SavedModel checks of ``runs`` in one fresh subprocess."""
+    jobs = {run.key: run.pending for run in runs if run.pending}
+    if not jobs:
+        return
+    result = subprocess.run([sys.executable, "-c", _CHECK_SCRIPT, json.dumps(jobs)],
+                            cwd=work_dir, capture_output=True, text=True)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULTS")]
+    if result.returncode or not lines:
+        message = (result.stderr.strip().splitlines() or ["no output"])[-1][:400]
+        found = {}
+    else:
+        message, found = None, json.loads(lines[-1][len("RESULTS"):])
+    for run in runs:
+        for path in run.pending:
+            ok, value = found.get(f"{run.key}/{path}", [False, f"check process: {message}"])
+            if ok:
+                ok = value <= 1e-5
+                value = f"max diff {value:.1e}" + ("" if ok else " > 1e-5")
+            run.cells[path] = Cell(ok, value)
+
+
+def run_matrix(specs=SPECS, paths=PATHS, work_dir=None, variants=None, eval_count=256,
+               train_count=1024, progress=None, on_builder_done=None):
+    """Run the matrix; returns ``[ModelRun]`` whose ``cells`` map path -> :class:`Cell`.
+
+    ``variants``: optional ``{builder: (variant, ...)}`` restricting the variants of some
+    builders (the tests' subset). ``on_builder_done(runs)`` is called after each builder (the
+    script rewrites its table there, so a long run leaves its results as it goes).
+    """
+    import keras
+    import tf_keras
+
+    work_dir = work_dir or tempfile.mkdtemp(prefix="deployment_matrix_")
+    runs = []
+    for spec in specs:
+        x_train, y_train = _images(spec.input_shape, train_count)
+        x_eval, _ = _images(spec.input_shape, eval_count, offset=train_count)
+        for variant in (variants or {}).get(spec.builder, spec.variants):
+            run = ModelRun(spec, variant, work_dir, (x_train, y_train, x_eval))
+            runs.append(run.run(paths, progress))
+            run.model = run.twin = None
+            keras.backend.clear_session()
+            tf_keras.backend.clear_session()
+        if progress:
+            progress(f"{spec.builder}: out-of-process checks (.keras, SavedModel)")
+        check_out_of_process([run for run in runs if run.spec is spec], work_dir)
+        if on_builder_done:
+            on_builder_done(runs)
+    return runs
+
+
+HEADER = """# Deployment matrix: every builder x variant x path
+
+Generated by `python -m keras_adastride.tfmot.matrix --write docs/DEPLOYMENT_MATRIX.md`; do not
+edit by hand. Each builder at its smallest trainable size (the `input` column), trained for
+{epochs} epochs on {train} real Fashion-MNIST images resized to it (segmentation: the garment's
+pixels as the mask; YOLOX untrained: it has no loss here, its own outputs are its QAT targets).
+Paths:
+
+- **keras**: `.keras` saved, loaded in a fresh process, outputs compared (max abs diff <= 1e-5).
+- **savedmodel**: `keras_adastride.serving.export_model` (it refuses XLA attributes), loaded and
+  run in a process where `keras_adastride` cannot be imported (max abs diff <= 1e-5).
+- **tflite**: float TFLite of that SavedModel (max abs diff / max(1, max |output|) <= 1e-5).
+- **pruning**: `kat.to_tf_keras`, TFMOT magnitude pruning to 50% (constant schedule), strip,
+  `kat.to_keras3`, saved as `.keras`; zeros of every pruned kernel counted on the weights loaded
+  back from that file (each within 1 point of 50%).
+- **qat_int8**: `kat.to_tf_keras`, `kat.quantize_annotate_model` + `quantize_apply`, one QAT
+  epoch, int8 TFLite from the QAT ranges; top-1 (argmax over the last axis, per position for
+  segmentation and YOLOX maps) agreement with the QAT Keras model on {eval} other real images:
+  on the *decisive* positions (the QAT model's top-1 margin >= 5% of its output's range; they
+  must be at least half) >= 99%, and on all (a tie in the QAT output counts as agreement);
+  where they differ, the largest top-1 margin of the QAT model there (how near a tie); the
+  ops left in float (besides the input QUANTIZE). A BatchNormalization after CAS stays a float MUL + ADD; after SPD-Conv it folds
+  into the int8 conv (docs/TFMOT.md).
+"""
+
+
+def markdown(runs, eval_count=256, train_count=1024, seconds=None):
+    lines = [HEADER.format(eval=eval_count, train=train_count, epochs=TRAIN_EPOCHS)]
+    cells = [cell for run in runs for cell in run.cells.values()]
+    summary = f"{sum(c.ok for c in cells)} of {len(cells)} cells ok"
+    if seconds is not None:
+        summary += f" ({seconds / 60:.0f} minutes on a shared 2-core CPU)"
+    lines += [summary + ".", "", "| model | input | variant | " + " | ".join(PATHS) + " |",
+              "| --- | --- | --- |" + " --- |" * len(PATHS)]
+    for run in runs:
+        shape = "x".join(str(s) for s in run.spec.input_shape)
+        row = [run.spec.builder, shape, run.variant]
+        row += [run.cells[p].markdown() if p in run.cells else "" for p in PATHS]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    import tensorflow_model_optimization  # noqa: F401  (tf.keras is tf_keras from here on)
+
+    from keras_adastride.models.__main__ import _progress_bar
+
+    parser = argparse.ArgumentParser(prog="python -m keras_adastride.tfmot.matrix",
+                                     description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--write", metavar="PATH", help="also write the table to PATH")
+    parser.add_argument("--models", nargs="+", metavar="NAME", help="only these builders")
+    parser.add_argument("--work-dir", help="where the files go (default: a temporary folder)")
+    args = parser.parse_args(argv)
+    specs = SPECS
+    if args.models:
+        unknown = set(args.models) - {s.builder for s in SPECS}
+        if unknown:
+            parser.error(f"unknown model(s) {sorted(unknown)}; choose from "
+                         f"{sorted(s.builder for s in SPECS)}")
+        specs = tuple(s for s in SPECS if s.builder in args.models)
+    total = sum(len(s.variants) * len(PATHS) + 1 for s in specs)
+    start = time.time()
+
+    def write(runs, final=False):
+        if not args.write:
+            return
+        text = markdown(runs, seconds=time.time() - start)
+        done = {run.spec.builder for run in runs}
+        missing = [s.builder for s in specs if s.builder not in done]
+        if missing and not final:
+            text += f"\nRun in progress; not yet run: {', '.join(missing)}.\n"
+        with open(args.write, "w") as handle:
+            handle.write(text)
+
+    with _progress_bar(total, desc="matrix") as progress:
+        runs = run_matrix(specs, work_dir=args.work_dir, progress=progress,
+                          on_builder_done=write)
+    write(runs, final=True)
+    print(markdown(runs, seconds=time.time() - start), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
