@@ -13,6 +13,9 @@ import argparse
 import sys
 
 from keras_adastride.experiments.config import RESIZE_METHODS, ComparisonConfig
+from keras_adastride.experiments.distribute import CHOICES as DISTRIBUTE_CHOICES
+from keras_adastride.experiments.distribute import check_distribute, strategy
+from keras_adastride.experiments.resume import check_output
 from keras_adastride.experiments.tasks import TASKS, get_task
 
 DEFAULTS = ComparisonConfig.__dataclass_fields__
@@ -150,6 +153,11 @@ def build_parser():
                       help="relu (paper), relu6, scaled_sigmoid, softplus, sigmoid")
     gate.add_argument("--gate-width", type=int, help="channels of the gate's hidden convs")
     gate.add_argument("--gate-depth", type=int, help="convs in the gate (paper: 3)")
+    add("--distribute", default=_default("distribute"), choices=DISTRIBUTE_CHOICES,
+        help="data-parallel training: mirrored = every local GPU (TensorFlow MirroredStrategy; "
+             "JAX keras.distribution.DataParallel), multi-worker = the machines of TF_CONFIG "
+             "(TensorFlow MultiWorkerMirroredStrategy; start the command on every worker) "
+             "(default: %(default)s)")
     return parser
 
 
@@ -160,7 +168,11 @@ def config_from_args(parser, argv=None):
     try:
         config = ComparisonConfig(**{name: getattr(args, name, DEFAULTS[name].default)
                                      for name in DEFAULTS})
+        check_distribute(config.distribute)
+        if config.distribute == "multi-worker":
+            strategy(config.distribute)  # before any TensorFlow work (validate builds models)
         get_task(config.task).validate(config)
+        check_output(config)
     except ValueError as error:
         parser.error(str(error))
     return config

@@ -19,6 +19,19 @@ from keras_adastride.detection.loss import REG_WEIGHT, yolox_loss
 LOSS_PARTS = ("box_loss", "obj_loss", "cls_loss")
 
 
+def _replica_share(loss):
+    """``loss`` / the replicas of the ``tf.distribute`` strategy in scope (1 elsewhere): Keras
+    sums the replicas' gradients and scales its own ``Loss`` objects and ``add_loss`` losses so
+    (``keras.src.losses.loss.scale_loss_for_distribution``), but not what an overridden
+    ``compute_loss`` returns; the logged loss is multiplied back by Keras."""
+    if keras.backend.backend() != "tensorflow":
+        return loss
+    import tensorflow as tf
+
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return loss if replicas == 1 else loss / replicas
+
+
 @keras.saving.register_keras_serializable(package="keras_adastride")
 class YOLOXDetector(keras.Model):
     """YOLOX training wrapper. ``call`` returns the network's raw maps.
@@ -55,7 +68,7 @@ class YOLOXDetector(keras.Model):
         batch = keras.ops.cast(keras.ops.shape(y["classes"])[0], "float32")
         self.part_trackers["foreground"].update_state(parts["num_foreground"] / batch)
         losses = [parts["loss"]] + list(self.losses)  # + gate budgets, if any
-        return keras.ops.sum(keras.ops.stack(losses))
+        return _replica_share(keras.ops.sum(keras.ops.stack(losses)))
 
     @property
     def metrics(self):

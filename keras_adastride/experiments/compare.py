@@ -12,20 +12,20 @@ its history), ``table.md``, ``learning_curves.png`` and the task's example pictu
 import dataclasses
 import os
 
-from keras_adastride.experiments import plots, report
+from keras_adastride.experiments import plots, report, resume
 from keras_adastride.experiments.config import ComparisonConfig
+from keras_adastride.experiments.resume import run_path
 from keras_adastride.experiments.tasks import get_task
 
 __all__ = ["ComparisonConfig", "run_comparison", "run_path"]
 
 
-def run_path(output, variant, seed):
-    """Where the run ``(variant, seed)`` of a comparison writing to ``output`` is recorded."""
-    return os.path.join(output, "runs", f"{variant}_seed{seed}.json")
-
-
 def run_comparison(config, log=print, check=True):
     """Run ``config`` end to end; returns ``{"rows", "reference", "table", "runs", "paths"}``.
+
+    Started again on the same ``config.output`` it resumes (:mod:`.resume`): finished runs are
+    read back, the interrupted one continues from its last epoch; an output folder of another
+    configuration is refused with a ``ValueError``.
 
     ``check``: validate the configuration against the task first (``task.validate``); the
     command line has done that already and passes False.
@@ -34,7 +34,7 @@ def run_comparison(config, log=print, check=True):
     if check:
         task.validate(config)
     plots.pyplot()  # a missing matplotlib fails here, not after the training
-    os.makedirs(os.path.join(config.output, "runs"), exist_ok=True)
+    resume.claim_output(config)
     config_record = dataclasses.asdict(config)
     loaded = task.load(config)
     seeds = [config.first_seed + i for i in range(config.seeds)]
@@ -44,11 +44,23 @@ def run_comparison(config, log=print, check=True):
     for seed in seeds:
         data = task.split(loaded, seed, config)
         for variant in config.variants:
-            log(f"[run {len(runs) + 1}/{total}] {config.model} / {variant} / seed {seed}, "
-                f"{config.epochs} epochs")
-            run = task.train_run(config.model, variant, seed, data, config, gate_options)
-            report.write_json({"config": config_record, "run": run.to_dict()},
-                              run_path(config.output, variant, seed))
+            head = f"[run {len(runs) + 1}/{total}] {config.model} / {variant} / seed {seed}"
+            path = run_path(config.output, variant, seed)
+            model_path = run_path(config.output, variant, seed, ".keras")
+            if os.path.exists(path):
+                log(f"{head}: finished before, read from {path}")
+                run = resume.load_run(path)
+                if seed == seeds[0]:
+                    run.model = resume.load_model(model_path)
+            else:
+                backup = run_path(config.output, variant, seed, ".backup")
+                log(f"{head}, {config.epochs} epochs"
+                    + (" (resumed from its backup)" if os.path.isdir(backup) else ""))
+                run = task.train_run(config.model, variant, seed, data, config, gate_options,
+                                     backup_dir=backup)
+                if seed == seeds[0]:
+                    resume.save_model(run.model, model_path)
+                report.write_json({"config": config_record, "run": run.to_dict()}, path)
             scores = ", ".join(f"{name} {run.metrics[name]:.4f}" for name in task.metrics)
             log(f"    {scores}, {run.seconds_per_epoch:.1f} s/epoch wall, "
                 f"{run.cpu_seconds_per_epoch:.1f} s/epoch CPU"

@@ -7,6 +7,7 @@ import numbers
 import sys
 
 from keras_adastride.data.pipeline import FIT_METHODS as RESIZE_METHODS
+from keras_adastride.experiments.distribute import CHOICES as DISTRIBUTE_CHOICES
 from keras_adastride.experiments.tasks import get_task
 
 #: what ``convert`` accepts (the ``to`` of keras_adastride.convert).
@@ -42,10 +43,12 @@ class ComparisonConfig:
     positions; by default (:data:`TASK_DEFAULT` / None) the task's ``default_target_stride`` /
     ``default_target_stride_weight`` (classification: 2, weight 1, the measured setting at which
     the gates of the default run drop positions within its 117 training steps; weight 0.1
-    dropped none: docs/comparison.md); ``verbose`` None: 1 (progress bars) when stdout is a terminal, else 2 (one line
-    per epoch). ``convert``: targets of :func:`keras_adastride.convert` ("cas", "pas", "spd"):
-    the variants are then "original" and each target, made by converting the original model
-    (the only way for a ``keras.applications.<Name>`` model); ``variants`` must be None.
+    dropped none: docs/comparison.md); ``verbose`` None: 1 (progress bars) when stdout is a
+    terminal, else 2 (one line per epoch). ``convert``: targets of :func:`keras_adastride.convert`
+    ("cas", "pas", "spd"): the variants are then "original" and each target, made by converting
+    the original model (the only way for a ``keras.applications.<Name>`` model); ``variants``
+    must be None. ``distribute``: ``none``, ``mirrored`` or ``multi-worker`` data-parallel
+    training (:mod:`keras_adastride.experiments.distribute`).
     """
 
     task: str = "classification"
@@ -75,6 +78,7 @@ class ComparisonConfig:
     gate_activation: str = None
     gate_width: int = None
     gate_depth: int = None
+    distribute: str = "none"
 
     def __post_init__(self):
         task = get_task(self.task)
@@ -122,6 +126,9 @@ class ComparisonConfig:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be > 0, got {value!r}.")
+        if self.distribute not in DISTRIBUTE_CHOICES:
+            raise ValueError(f"distribute must be one of {list(DISTRIBUTE_CHOICES)}, got "
+                             f"{self.distribute!r}.")
         if self.verbose not in (0, 1, 2):
             raise ValueError(f"verbose must be 0, 1 or 2, got {self.verbose!r}.")
         self._check_model_and_gate_options(task)

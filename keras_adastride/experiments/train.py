@@ -70,7 +70,10 @@ class RunResult:
 
 
 def default_jit_compile():
-    """``"auto"`` (Keras' choice) when TensorFlow sees a GPU, else ``False``."""
+    """``"auto"`` (Keras' choice) on JAX / torch and when TensorFlow sees a GPU; ``False`` for
+    TensorFlow on a CPU."""
+    if keras.backend.backend() != "tensorflow":
+        return "auto"
     import tensorflow as tf
 
     return "auto" if tf.config.list_physical_devices("GPU") else False
@@ -193,7 +196,8 @@ def application_model(model_name, input_shape, num_classes):
 class EpochTimer(keras.callbacks.Callback):
     """Records each epoch's wall time (``seconds``) and this process's CPU time
     (``cpu_seconds``, ``time.process_time``: every thread, not other processes), training and
-    validation included."""
+    validation included; also into the epoch's logs (``epoch_seconds``, ``epoch_cpu_seconds``),
+    so that a ``CSVLogger`` after it keeps them across a resume."""
 
     def __init__(self):
         super().__init__()
@@ -206,6 +210,96 @@ class EpochTimer(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self.seconds.append(time.perf_counter() - self._start[0])
         self.cpu_seconds.append(time.process_time() - self._start[1])
+        if logs is not None:
+            logs.update(epoch_seconds=self.seconds[-1], epoch_cpu_seconds=self.cpu_seconds[-1])
+
+
+class EpochShuffled(keras.utils.PyDataset):
+    """``(x, y)`` in batches of ``batch_size``, shuffled in an order drawn from ``(seed, epoch)``
+    alone (:class:`_EpochOrder` sets the epoch); ``y`` an array or a dict of arrays (detection
+    targets). ``model.fit(shuffle=True)`` draws from a stream that starts again with the
+    process, so a run resumed at epoch e would see other batches than an uninterrupted one;
+    with this, it sees the same."""
+
+    def __init__(self, x, y, batch_size, seed):
+        super().__init__()
+        self.x, self.y, self.batch_size, self.seed = x, y, batch_size, seed
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch):
+        self.order = np.random.default_rng([self.seed, epoch]).permutation(len(self.x))
+
+    def __len__(self):
+        return -(-len(self.x) // self.batch_size)
+
+    def __getitem__(self, index):
+        batch = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        return self.x[batch], keras.tree.map_structure(lambda part: part[batch], self.y)
+
+
+class _EpochOrder(keras.callbacks.Callback):
+    def __init__(self, dataset):
+        super().__init__()
+        self.dataset = dataset
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.dataset.set_epoch(epoch)
+
+
+def _logged_epochs(path):
+    """``{epoch: {key: value}}`` of a ``CSVLogger`` file; a line cut short by a kill is left out
+    (its epoch was not backed up yet, so it runs again), a repeated epoch keeps its last line."""
+    import csv
+
+    by_epoch = {}
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            try:
+                by_epoch[int(row.pop("epoch"))] = {k: float(v) for k, v in row.items()}
+            except (TypeError, ValueError):
+                continue
+    return by_epoch
+
+
+def fit_run(model, data, *, seed, epochs, batch_size, verbose, backup_dir=None, callbacks=()):
+    """``model.fit`` on ``data["x_train"], data["y_train"]`` (batches shuffled by
+    :class:`EpochShuffled`), validated on ``x_val, y_val``; ``callbacks`` run before the logs are
+    recorded (they may add to them). Returns ``(history, timer)``: ``fit``'s
+    ``keras.callbacks.History``, whose ``history`` holds the logs of every epoch (those of a run
+    before an interruption too), and the :class:`EpochTimer`.
+
+    ``backup_dir``: where the run in progress is saved after every epoch
+    (``keras.callbacks.BackupAndRestore`` with ``double_checkpoint``: weights, optimizer state,
+    epoch; a weights file cut short by a kill falls back to the epoch before), its logs beside
+    it (``<backup_dir>.csv``, ``keras.callbacks.CSVLogger``); a run started again with the same
+    folder continues after its last saved epoch and returns the logs of every epoch. Both are
+    removed when the run ends.
+    """
+    import os
+
+    from keras_adastride.experiments.distribute import synchronized_batch_norm
+
+    dataset = EpochShuffled(data["x_train"], data["y_train"], batch_size, seed)
+    timer = EpochTimer()
+    callbacks = [_EpochOrder(dataset), timer, *callbacks]
+    if backup_dir is not None:
+        log_path = f"{backup_dir}.csv"
+        callbacks += [keras.callbacks.CSVLogger(log_path, append=True),
+                      keras.callbacks.BackupAndRestore(backup_dir, double_checkpoint=True)]
+    with synchronized_batch_norm(model):
+        fitted = model.fit(dataset, epochs=epochs, shuffle=False, callbacks=callbacks,
+                           validation_data=(data["x_val"], data["y_val"]), verbose=verbose)
+    history = {key: list(values) for key, values in fitted.history.items()}
+    if backup_dir is not None:
+        by_epoch = _logged_epochs(log_path)
+        history = {key: [by_epoch[e][key] for e in sorted(by_epoch)] for key in by_epoch[0]}
+        timer.seconds = history.pop("epoch_seconds")
+        timer.cpu_seconds = history.pop("epoch_cpu_seconds")
+        os.remove(log_path)  # (BackupAndRestore removed its folder at the end of fit)
+    for key in ("epoch_seconds", "epoch_cpu_seconds"):
+        history.pop(key, None)
+    fitted.history = history
+    return fitted, timer
 
 
 #: rounds of the inference timing (dense and sparse alternate; the median is kept)

@@ -12,6 +12,7 @@ from keras_adastride.layers.pooling.netvlad import NetVLADLogic
 from keras_adastride.layers.pooling.spatial_pyramid import SpatialPyramidPoolingLogic
 from keras_adastride.layers.pooling.stochastic import StochasticPooling2DLogic
 from keras_adastride.layers.pooling.unpooling import MaxPoolingWithArgmax2DLogic, MaxUnpooling2DLogic
+from keras_adastride.layers.replica_local_losses import ReplicaLocalLosses
 from keras_adastride.layers.space_to_depth import SpaceToDepthLogic
 from keras_adastride.layers.space_to_depth_conv import SpaceToDepthConvLogic
 from keras_adastride.layers.stride_gate import StrideGateLogic
@@ -21,13 +22,13 @@ _register = keras.saving.register_keras_serializable(package="keras_adastride")
 
 
 @_register
-class StrideGate(StrideGateLogic, keras.layers.Layer):
+class StrideGate(ReplicaLocalLosses, StrideGateLogic, keras.layers.Layer):
     __doc__ = StrideGateLogic.__doc__
     _gen = KERAS3
 
 
 @_register
-class CAS(CASLogic, keras.layers.Layer):
+class CAS(ReplicaLocalLosses, CASLogic, keras.layers.Layer):
     __doc__ = CASLogic.__doc__
     _gen = KERAS3
     _gate_class = StrideGate

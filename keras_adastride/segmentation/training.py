@@ -40,16 +40,18 @@ def build_segmenter(variant, input_shape, num_classes=NUM_CLASSES, base_filters=
 
 
 def fit_segmenter(model, data, *, seed, epochs, batch_size, learning_rate=1e-3, verbose=1,
-                  jit_compile=False, callbacks=()):
+                  jit_compile=False, backup_dir=None, callbacks=()):
     """Compile and fit ``model`` on ``data`` (``x_train, y_train, x_val, y_val``) after
-    ``keras.utils.set_random_seed(seed)``; returns the ``History``."""
+    ``keras.utils.set_random_seed(seed)``; returns ``(history, timer)`` of
+    :func:`keras_adastride.experiments.train.fit_run` (``backup_dir``: resume there)."""
+    from keras_adastride.experiments.train import fit_run
+
     keras.utils.set_random_seed(seed)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                   loss="sparse_categorical_crossentropy",
                   metrics=training_metrics(model.output_shape[-1]), jit_compile=jit_compile)
-    return model.fit(data["x_train"], data["y_train"], batch_size=batch_size, epochs=epochs,
-                     shuffle=True, validation_data=(data["x_val"], data["y_val"]),
-                     callbacks=list(callbacks), verbose=verbose)
+    return fit_run(model, data, seed=seed, epochs=epochs, batch_size=batch_size, verbose=verbose,
+                   backup_dir=backup_dir, callbacks=callbacks)
 
 
 def test_scores(model, data, class_names=CLASS_NAMES):
@@ -84,14 +86,11 @@ def split_for_seed(seed, train_canvases, val_canvases, test_canvases, canvas_siz
 
 
 def train_segmentation_run(variant, seed, data, *, epochs, batch_size, learning_rate=1e-3,
-                           verbose=1, gate_options=None, jit_compile=False):
+                           verbose=1, gate_options=None, jit_compile=False, backup_dir=None):
     """Build, fit and score one run; returns ``(model, test scores, History, EpochTimer)``."""
-    from keras_adastride.experiments.train import EpochTimer
-
     keras.utils.set_random_seed(seed)
     model = build_segmenter(variant, data["x_train"].shape[1:], gate_options=gate_options)
-    timer = EpochTimer()
-    history = fit_segmenter(model, data, seed=seed, epochs=epochs, batch_size=batch_size,
-                            learning_rate=learning_rate, verbose=verbose,
-                            jit_compile=jit_compile, callbacks=[timer])
+    history, timer = fit_segmenter(model, data, seed=seed, epochs=epochs, batch_size=batch_size,
+                                   learning_rate=learning_rate, verbose=verbose,
+                                   jit_compile=jit_compile, backup_dir=backup_dir)
     return model, test_scores(model, data), history, timer

@@ -29,9 +29,11 @@ def test_tiny_run_writes_table_csv_json_and_pngs(tmp_path, capsys):
     for variant in VARIANTS:
         assert f"| {variant} |" in printed
     assert sorted(os.listdir(out)) == sorted(
-        ["results.csv", "results.json", "table.md", "learning_curves.png", "gate_maps.png", "runs"])
-    assert sorted(os.listdir(out / "runs")) == sorted(
-        f"{variant}_seed{seed}.json" for variant in VARIANTS for seed in (0, 1))
+        ["config.json", "results.csv", "results.json", "table.md", "learning_curves.png",
+         "gate_maps.png", "runs"])
+    assert sorted(os.listdir(out / "runs")) == sorted(  # the first seed's models for the pictures
+        [f"{variant}_seed{seed}.json" for variant in VARIANTS for seed in (0, 1)]
+        + [f"{variant}_seed0.keras" for variant in VARIANTS])
 
     with open(out / "results.csv") as f:
         rows = list(csv.DictReader(f))

@@ -34,10 +34,13 @@ Contract (``config`` is a :class:`keras_adastride.experiments.config.ComparisonC
 - ``load(config)``: the dataset, once per comparison.
 - ``split(loaded, seed, config) -> data``: the model-ready data of one seed (training subset drawn
   from ``seed``); the test part must not depend on the seed (every run is scored on the same set).
-- ``train_run(model_name, variant, seed, data, config, gate_options) -> RunResult``: build (with
-  ``gate_options`` given to the builder), compile, fit and evaluate one run, after
-  ``keras.utils.set_random_seed(seed)``; :func:`keras_adastride.experiments.train.measure_run`
-  fills the task-independent fields (history, epoch times, params, FLOPs, effective strides).
+- ``train_run(model_name, variant, seed, data, config, gate_options, backup_dir=None) ->
+  RunResult``: build (with ``gate_options`` given to the builder), compile, fit and evaluate one
+  run, after ``keras.utils.set_random_seed(seed)``; fit through
+  :func:`keras_adastride.experiments.train.fit_run` with ``backup_dir``, so an interrupted run
+  resumes from its last epoch with the batches an uninterrupted one sees;
+  :func:`keras_adastride.experiments.train.measure_run` fills the task-independent fields
+  (history, epoch times, params, FLOPs, effective strides).
 - ``draw_examples(models, data, config, path) -> bool``: draw the picture of the first seed's
   ``models`` (``{variant: model}``) on ``data`` (the last seed's split) to ``path``; False when
   there is nothing to draw.

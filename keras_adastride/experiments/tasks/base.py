@@ -36,7 +36,7 @@ class Task:
     def split(self, loaded, seed, config):
         raise NotImplementedError
 
-    def train_run(self, model_name, variant, seed, data, config, gate_options):
+    def train_run(self, model_name, variant, seed, data, config, gate_options, backup_dir=None):
         raise NotImplementedError
 
     def draw_examples(self, models, data, config, path):

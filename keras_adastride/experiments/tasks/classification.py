@@ -109,7 +109,8 @@ def pick_gate_images(x_test, y_test, count):
 
 def train_classifier(model_name, variant, seed, data, *, epochs, batch_size, learning_rate=1e-3,
                      verbose=1, jit_compile=None, stride_images=500, gate_options=None,
-                     convert=False, builder_options=None):
+                     convert=False, builder_options=None, backup_dir=None,
+                     distribute="none"):
     """Build, train and evaluate one classification run; a :class:`RunResult` with the metrics
     ``test_accuracy`` and ``test_loss``.
 
@@ -120,31 +121,34 @@ def train_classifier(model_name, variant, seed, data, *, epochs, batch_size, lea
         gate_options: extra CAS / PAS arguments for the builder.
         convert: make the variants with ``keras_adastride.convert`` (see ``build_model``).
         builder_options: ``alpha``, ``preset``, ``placements`` for the builder (``build_model``).
+        backup_dir: the run's in-progress backup (see
+            :func:`~keras_adastride.experiments.train.fit_run`).
+        distribute: ``none``, ``mirrored`` or ``multi-worker``
+            (:mod:`keras_adastride.experiments.distribute`).
     """
     import keras
 
-    from keras_adastride.experiments.train import (EpochTimer, build_model, default_jit_compile,
+    from keras_adastride.experiments.distribute import distribution_scope
+    from keras_adastride.experiments.train import (build_model, default_jit_compile, fit_run,
                                                    measure_run)
 
     keras.utils.set_random_seed(seed)
     num_classes = int(max(data["y_train"].max(), data["y_test"].max())) + 1
-    model = build_model(model_name, variant, data["x_train"].shape[1:], num_classes,
-                        gate_options=gate_options, convert=convert,
-                        builder_options=builder_options)
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-        jit_compile=default_jit_compile() if jit_compile is None else jit_compile,
-    )
-    timer = EpochTimer()
-    history = model.fit(
-        data["x_train"], data["y_train"], batch_size=batch_size, epochs=epochs, shuffle=True,
-        validation_data=(data["x_val"], data["y_val"]), callbacks=[timer], verbose=verbose,
-    )
-    test_loss, test_accuracy = model.evaluate(
-        data["x_test"], data["y_test"], batch_size=max(batch_size, 256), verbose=0
-    )
+    with distribution_scope(distribute):
+        model = build_model(model_name, variant, data["x_train"].shape[1:], num_classes,
+                            gate_options=gate_options, convert=convert,
+                            builder_options=builder_options)
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+            jit_compile=default_jit_compile() if jit_compile is None else jit_compile,
+        )
+        history, timer = fit_run(model, data, seed=seed, epochs=epochs, batch_size=batch_size,
+                                 verbose=verbose, backup_dir=backup_dir)
+        test_loss, test_accuracy = model.evaluate(
+            data["x_test"], data["y_test"], batch_size=max(batch_size, 256), verbose=0
+        )
     return measure_run(model, variant, seed, {"test_accuracy": test_accuracy,
                                               "test_loss": test_loss},
                        history, timer, data["x_test"][:stride_images],
@@ -220,12 +224,13 @@ class ClassificationTask(Task):
             data[part] = fit_images(data[part], side, config.resize)
         return data
 
-    def train_run(self, model_name, variant, seed, data, config, gate_options):
+    def train_run(self, model_name, variant, seed, data, config, gate_options, backup_dir=None):
         run = train_classifier(model_name, variant, seed, data, epochs=config.epochs,
                                batch_size=config.batch_size, learning_rate=config.learning_rate,
                                verbose=config.verbose, gate_options=gate_options,
                                convert=config.convert is not None,
-                               builder_options=config.builder_options())
+                               builder_options=config.builder_options(), backup_dir=backup_dir,
+                               distribute=config.distribute)
         run.failed = stuck_at_chance(run.history["val_accuracy"], data["y_val"])
         return run
 

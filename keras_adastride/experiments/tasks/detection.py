@@ -75,15 +75,16 @@ def split_detection(train, test, seed, setup, train_canvases, val_canvases, test
 
 
 def train_detector(variant, seed, data, setup, *, epochs, batch_size,
-                   learning_rate=1e-3, verbose=1, gate_options=None):
-    """Build, train and score one run; returns ``(detector, scores, history, epoch_seconds)``
-    with ``scores`` the test COCO metrics plus ``test_loss`` and its ``box/obj/cls`` parts."""
+                   learning_rate=1e-3, verbose=1, gate_options=None, backup_dir=None):
+    """Build, train and score one run; returns ``(detector, scores, history, timer)`` with
+    ``scores`` the test COCO metrics plus ``test_loss`` and its ``box/obj/cls`` parts;
+    ``backup_dir``: see :func:`keras_adastride.experiments.train.fit_run`."""
     import keras
 
     from keras_adastride import models
     from keras_adastride.detection import YOLOXDetector, coco_metrics
     from keras_adastride.detection.callbacks import COCOEvaluation
-    from keras_adastride.experiments.train import EpochTimer, default_jit_compile
+    from keras_adastride.experiments.train import default_jit_compile, fit_run
 
     keras.utils.set_random_seed(seed)
     network = models.yolox_s(input_shape=data["x_train"].shape[1:], num_classes=10, width=setup.width,
@@ -91,11 +92,9 @@ def train_detector(variant, seed, data, setup, *, epochs, batch_size,
     detector = YOLOXDetector(network)
     detector.compile(optimizer=keras.optimizers.Adam(learning_rate),
                      jit_compile=default_jit_compile())
-    timer = EpochTimer()
-    history = detector.fit(
-        data["x_train"], data["y_train"], batch_size=batch_size, epochs=epochs, shuffle=True,
-        validation_data=(data["x_val"], data["y_val"]), verbose=verbose,
-        callbacks=[COCOEvaluation(data["x_val"], data["y_val"]), timer])
+    history, timer = fit_run(detector, data, seed=seed, epochs=epochs, batch_size=batch_size,
+                             verbose=verbose, backup_dir=backup_dir,
+                             callbacks=[COCOEvaluation(data["x_val"], data["y_val"])])
     losses = detector.evaluate(data["x_test"], data["y_test"], batch_size=max(batch_size, 64),
                                verbose=0, return_dict=True)
     scores = coco_metrics(data["y_test"], detector.detect(data["x_test"]), detector.num_classes)
@@ -202,13 +201,15 @@ class DetectionTask(Task):
         return split_detection(train, test, seed, SETUPS[config.model], config.train_subset,
                                config.val_subset, self._test_canvases(config))
 
-    def train_run(self, model_name, variant, seed, data, config, gate_options):
+    def train_run(self, model_name, variant, seed, data, config, gate_options, backup_dir=None):
+        from keras_adastride.experiments.distribute import distribution_scope
         from keras_adastride.experiments.train import measure_run
 
-        detector, scores, history, timer = train_detector(
-            variant, seed, data, SETUPS[model_name], epochs=config.epochs,
-            batch_size=config.batch_size, learning_rate=config.learning_rate,
-            verbose=config.verbose, gate_options=gate_options)
+        with distribution_scope(config.distribute):
+            detector, scores, history, timer = train_detector(
+                variant, seed, data, SETUPS[model_name], epochs=config.epochs,
+                batch_size=config.batch_size, learning_rate=config.learning_rate,
+                verbose=config.verbose, gate_options=gate_options, backup_dir=backup_dir)
         return measure_run(detector.network, variant, seed, scores, history, timer,
                            data["x_test"][:200])
 

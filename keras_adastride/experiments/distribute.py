@@ -1,0 +1,178 @@
+"""Data-parallel training of the main job's runs through the engines Keras users already have.
+
+``--distribute`` / ``ComparisonConfig.distribute``:
+
+- ``none``: one device (Keras' default placement);
+- ``mirrored``: every local device of this machine. TensorFlow: ``tf.distribute.MirroredStrategy``
+  (all visible GPUs, else the logical CPU devices); JAX: ``keras.distribution.DataParallel`` over
+  ``keras.distribution.list_devices()``;
+- ``multi-worker``: TensorFlow's ``tf.distribute.MultiWorkerMirroredStrategy``, configured by the
+  standard ``TF_CONFIG`` environment variable (one process per worker, each started with the
+  same command and its own ``task.index``).
+
+The batch size stays global (``--batch-size`` images per step over all replicas); Keras splits
+each batch, sums the replicas' gradients and averages the losses and metrics, the CAS / PAS gate
+losses (``target_stride``) included. :func:`check_distribute` rejects a bad value, an
+unparsable ``TF_CONFIG`` or a backend that lacks the strategy before anything is trained.
+"""
+
+import contextlib
+import json
+import os
+
+CHOICES = ("none", "mirrored", "multi-worker")
+#: the strategies each Keras backend offers here
+SUPPORTED = {"tensorflow": CHOICES, "jax": ("none", "mirrored"), "torch": ("none",)}
+
+
+def tf_config():
+    """``TF_CONFIG`` parsed and checked: ``{"cluster": {"worker": [...]}, "task": {...}}``."""
+    text = os.environ.get("TF_CONFIG")
+    if not text:
+        raise ValueError("distribute='multi-worker' needs the TF_CONFIG environment variable "
+                         '(e.g. {"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+                         '"task": {"type": "worker", "index": 0}}), got none.')
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"TF_CONFIG is not valid JSON ({error}): TF_CONFIG={text!r}.") from None
+    workers = parsed.get("cluster", {}).get("worker") if isinstance(parsed, dict) else None
+    task = parsed.get("task", {}) if isinstance(parsed, dict) else {}
+    if not (isinstance(workers, list) and workers and isinstance(task, dict)
+            and task.get("type") in ("worker", "chief")
+            and isinstance(task.get("index"), int) and 0 <= task["index"] < len(workers)):
+        raise ValueError("TF_CONFIG must name the workers and this process's task: "
+                         '{"cluster": {"worker": ["host:port", ...]}, "task": {"type": '
+                         f'"worker", "index": i}}; got TF_CONFIG={text!r}.')
+    return parsed
+
+
+#: the newest Keras whose ``model.fit`` fails under ``MultiWorkerMirroredStrategy``: its
+#: ``Trainer._maybe_symbolic_build`` hands the first ``(x, y)`` batch to ``strategy.reduce``,
+#: which the multi-worker strategy refuses for a nested value ("Attempt to convert a value
+#: (PerReplica ...) to a Tensor"); measured on Keras 3.15 / TF 2.21 with a one-Dense-layer model
+#: and ``fit(x, y)`` on two local workers, so it is not this package's models or data.
+MULTI_WORKER_BROKEN_UP_TO = (3, 15)
+
+
+def check_distribute(distribute, backend=None, keras_version=None):
+    """Raise ``ValueError`` (naming the value) unless ``distribute`` can run on ``backend``
+    (default: Keras' backend) with ``keras_version`` (default: the installed one). Trains
+    nothing: the command line calls it first."""
+    if distribute not in CHOICES:
+        raise ValueError(f"distribute must be one of {list(CHOICES)}, got {distribute!r}.")
+    if backend is None:
+        backend = os.environ.get("KERAS_BACKEND") or _configured_backend()
+    if distribute not in SUPPORTED.get(backend, ("none",)):
+        raise ValueError(
+            f"distribute={distribute!r} is not available on the {backend} backend of Keras "
+            f"(it offers {list(SUPPORTED.get(backend, ('none',)))}); run with "
+            f"KERAS_BACKEND=tensorflow{' or jax' if distribute == 'mirrored' else ''}.")
+    if distribute == "multi-worker":
+        tf_config()
+        if not multi_worker_fit_works(keras_version):
+            keras_version = keras_version or _keras_version()
+            raise ValueError(
+                f"distribute='multi-worker' needs a Keras whose model.fit runs under "
+                f"tf.distribute.MultiWorkerMirroredStrategy; Keras {keras_version} fails there "
+                "(Trainer._maybe_symbolic_build: strategy.reduce of the first batch). Use "
+                "distribute='mirrored' on each machine, or a newer Keras.")
+
+
+def multi_worker_fit_works(keras_version=None):
+    """Whether ``model.fit`` of Keras ``keras_version`` (default: the installed one) runs under
+    ``MultiWorkerMirroredStrategy`` (see :data:`MULTI_WORKER_BROKEN_UP_TO`)."""
+    version = keras_version or _keras_version()
+    return tuple(int(part) for part in version.split(".")[:2]) > MULTI_WORKER_BROKEN_UP_TO
+
+
+def _keras_version():
+    import keras
+
+    return keras.version()
+
+
+def _configured_backend():
+    import keras
+
+    return keras.backend.backend()
+
+
+_STRATEGIES = {}
+
+
+def strategy(distribute):
+    """The process's ``tf.distribute`` strategy for ``distribute`` (created once: TensorFlow
+    allows one multi-worker strategy per process, made before other TensorFlow work)."""
+    if distribute not in _STRATEGIES:
+        import tensorflow as tf
+
+        if distribute == "mirrored":
+            # MirroredStrategy() takes every GPU, else only the first CPU: without a GPU, name
+            # the logical CPU devices (tf.config.set_logical_device_configuration) instead.
+            gpus = tf.config.list_logical_devices("GPU")
+            cpus = [device.name for device in tf.config.list_logical_devices("CPU")]
+            _STRATEGIES[distribute] = tf.distribute.MirroredStrategy(None if gpus else cpus)
+        else:
+            tf_config()
+            _STRATEGIES[distribute] = tf.distribute.MultiWorkerMirroredStrategy()
+    return _STRATEGIES[distribute]
+
+
+@contextlib.contextmanager
+def distribution_scope(distribute):
+    """Build, compile and fit inside this scope to train data-parallel (see the module doc)."""
+    check_distribute(distribute)
+    if distribute == "none":
+        yield
+        return
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        with strategy(distribute).scope():
+            yield
+        return
+    previous = keras.distribution.distribution()
+    keras.distribution.set_distribution(
+        keras.distribution.DataParallel(devices=keras.distribution.list_devices()))
+    try:
+        yield
+    finally:
+        keras.distribution.set_distribution(previous)
+
+
+@contextlib.contextmanager
+def synchronized_batch_norm(model):
+    """Inside a ``tf.distribute`` strategy of several replicas, the model's
+    ``BatchNormalization`` layers normalise with the statistics of the whole (global) batch,
+    all-reduced over the replicas (``synchronized=True``), as on one device; set back
+    afterwards, so that the saved model loads on every backend. Elsewhere nothing changes
+    (JAX's DataParallel computes them over the global batch anyway)."""
+    import keras
+
+    layers = []
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        if tf.distribute.has_strategy() and tf.distribute.get_strategy().num_replicas_in_sync > 1:
+            layers = [layer for layer in model._flatten_layers()
+                      if isinstance(layer, keras.layers.BatchNormalization)
+                      and not layer.synchronized]
+    for layer in layers:
+        layer.synchronized = True
+    try:
+        yield
+    finally:
+        for layer in layers:
+            layer.synchronized = False
+
+
+def replicas(distribute):
+    """How many replicas a step of ``distribute`` runs on."""
+    if distribute == "none":
+        return 1
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        return strategy(distribute).num_replicas_in_sync
+    return len(keras.distribution.list_devices())

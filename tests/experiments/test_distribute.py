@@ -1,0 +1,120 @@
+"""--distribute: the same seeded run on 1 replica and on 2 (two logical CPU devices under
+MirroredStrategy; two local workers on 127.0.0.1 under MultiWorkerMirroredStrategy) gives the
+same losses, metrics and effective strides; bad values fail before training."""
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from keras_adastride.cli import main
+from keras_adastride.experiments.config import ComparisonConfig
+from keras_adastride.experiments.distribute import check_distribute, multi_worker_fit_works
+
+sys.path.insert(0, os.path.dirname(__file__))
+import replica_worker  # noqa: E402
+
+def _start(out, mode, tf_config=None):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow")
+    env.pop("TF_CONFIG", None)
+    if tf_config is not None:
+        env["TF_CONFIG"] = json.dumps(tf_config)
+    return subprocess.Popen([sys.executable, replica_worker.__file__, str(out), mode], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _result(process, out):
+    _, stderr = process.communicate(timeout=600)
+    assert process.returncode == 0, stderr[-3000:]
+    return json.loads(out.read_text())
+
+
+def _assert_agree(single, replicated, replicas):
+    assert single["replicas"] == 1 and replicated["replicas"] == replicas
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        np.testing.assert_allclose(replicated["history"][key], single["history"][key],
+                                   rtol=1e-3, atol=1e-4, err_msg=key)
+    for name, value in single["metrics"].items():
+        assert replicated["metrics"][name] == pytest.approx(value, rel=1e-3, abs=1e-4), name
+    assert replicated["effective_strides"].keys() == single["effective_strides"].keys()
+    for name, value in single["effective_strides"].items():
+        assert value > 1.2  # the gates drop positions: the comparison says something
+        assert replicated["effective_strides"][name] == pytest.approx(value, rel=1e-2), name
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+@pytest.mark.tensorflow_only
+def test_one_and_two_replicas_agree(tmp_path):
+    mirrored = _start(tmp_path / "mirrored.json", "mirrored")
+    single = replica_worker.train("none")
+    _assert_agree(single, _result(mirrored, tmp_path / "mirrored.json"), 2)
+
+
+@pytest.mark.tensorflow_only
+@pytest.mark.skipif(not multi_worker_fit_works(),
+                    reason="model.fit fails under MultiWorkerMirroredStrategy in this Keras")
+def test_two_local_workers_agree_with_one_replica(tmp_path):
+    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    multi = [_start(tmp_path / f"worker{i}.json", "multi-worker",
+                    {"cluster": {"worker": workers}, "task": {"type": "worker", "index": i}})
+             for i in range(2)]
+    single = replica_worker.train("none")
+    for i, process in enumerate(multi):
+        _assert_agree(single, _result(process, tmp_path / f"worker{i}.json"), 2)
+
+
+@pytest.mark.parametrize("distribute, backend, tf_config, message", [
+    ("bogus", "tensorflow", None, "distribute must be one of ['none', 'mirrored', 'multi-worker'], "
+                                  "got 'bogus'"),
+    ("mirrored", "torch", None, "distribute='mirrored' is not available on the torch backend"),
+    ("multi-worker", "jax", None, "distribute='multi-worker' is not available on the jax backend"),
+    ("multi-worker", "tensorflow", None, "needs the TF_CONFIG environment variable"),
+    ("multi-worker", "tensorflow", "{not json", "TF_CONFIG is not valid JSON"),
+    ("multi-worker", "tensorflow", '{"cluster": {"worker": ["a:1"]}, "task": {"index": 3}}',
+     "TF_CONFIG must name the workers and this process's task"),
+])
+def test_bad_distribution_fails_before_training(distribute, backend, tf_config, message,
+                                                monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    if tf_config is not None:
+        monkeypatch.setenv("TF_CONFIG", tf_config)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        check_distribute(distribute, backend=backend, keras_version="9.0.0")
+    if distribute == "bogus":
+        with pytest.raises(ValueError, match=re.escape(message)):
+            ComparisonConfig(distribute=distribute)
+
+
+def test_multi_worker_is_refused_on_a_keras_that_fails_under_it(monkeypatch):
+    monkeypatch.setenv("TF_CONFIG", json.dumps(
+        {"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, "task": {"type": "worker",
+                                                                       "index": 0}}))
+    with pytest.raises(ValueError, match=re.escape(
+            "distribute='multi-worker' needs a Keras whose model.fit runs under "
+            "tf.distribute.MultiWorkerMirroredStrategy; Keras 3.15.0 fails there")):
+        check_distribute("multi-worker", backend="tensorflow", keras_version="3.15.0")
+    check_distribute("multi-worker", backend="tensorflow", keras_version="3.16.0")
+
+
+def test_cli_rejects_a_bad_tf_config_with_a_usage_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TF_CONFIG", "{not json")
+    output = tmp_path / "never_written"
+    with pytest.raises(SystemExit) as error:
+        main(["--distribute", "multi-worker", "--output", str(output)])
+    assert error.value.code == 2
+    assert "TF_CONFIG is not valid JSON" in capsys.readouterr().err
+    assert not output.exists()
