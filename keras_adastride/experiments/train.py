@@ -283,6 +283,8 @@ def fit_run(model, data, *, seed, epochs, batch_size, verbose, backup_dir=None, 
     timer = EpochTimer()
     callbacks = [_EpochOrder(dataset), timer, *callbacks]
     if backup_dir is not None:
+        if not model.built:  # (BackupAndRestore restores into built models only: YOLOXDetector)
+            model(data["x_train"][:1], training=False)
         log_path = f"{backup_dir}.csv"
         callbacks += [keras.callbacks.CSVLogger(log_path, append=True),
                       keras.callbacks.BackupAndRestore(backup_dir, double_checkpoint=True)]

@@ -88,18 +88,23 @@ def test_a_failure_mid_way_keeps_the_finished_runs(tmp_path, monkeypatch):
     from keras_adastride.experiments.tasks import TASKS
     from keras_adastride.experiments.train import RunResult
 
-    def first_two_then_fail(model_name, variant, seed, data, config, gate_options):
+    import keras
+
+    def first_two_then_fail(model_name, variant, seed, data, config, gate_options,
+                            backup_dir=None):
         if variant == "pas":
             raise RuntimeError("out of memory")
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
         return RunResult(variant, seed, {"test_accuracy": 0.5 + seed}, {"loss": [1.0]}, [1.0],
-                         [2.0], 10, 20, {})
+                         [2.0], 10, 20, {}, model=model)
 
     monkeypatch.setattr(TASKS["classification"], "train_run", first_two_then_fail)
     out = tmp_path / "results"
     with pytest.raises(RuntimeError, match="out of memory"):
         main(["--seeds", "1", "--first-seed", "3", "--output", str(out), "--verbose", "0",
               "--variants", "original,cas,pas,spd"])
-    assert sorted(os.listdir(out / "runs")) == ["cas_seed3.json", "original_seed3.json"]
+    assert sorted(os.listdir(out / "runs")) == [  # the first seed's models for the pictures
+        "cas_seed3.json", "cas_seed3.keras", "original_seed3.json", "original_seed3.keras"]
     record = json.loads((out / "runs" / "cas_seed3.json").read_text())
     assert record["run"]["variant"] == "cas" and record["run"]["metrics"]["test_accuracy"] == 3.5
     assert record["config"]["first_seed"] == 3

@@ -33,7 +33,7 @@ def test_tiny_run_compares_unet_variants_and_the_no_downsampling_net(tmp_path, c
                  "--verbose", "0"]) == 0
     printed = capsys.readouterr().out
     assert "test mean iou % (mean ± std)" in printed and "test pixel accuracy" in printed
-    assert sorted(os.listdir(out)) == sorted(["results.csv", "results.json", "table.md", "runs",
+    assert sorted(os.listdir(out)) == sorted(["config.json", "results.csv", "results.json", "table.md", "runs",
                                               "learning_curves.png", "segmentations.png"])
     payload = json.loads((out / "results.json").read_text())
     assert [row["variant"] for row in payload["summary"]] == VARIANTS
