@@ -115,6 +115,7 @@ def test_sparse_equals_dense(case, kept):
     assert_close(sparse(x, training=False), want)
 
 
+@pytest.mark.tensorflow_only  # tf.function graphs / tf.GradientTape
 @pytest.mark.parametrize("case", [CASES[0], CASES[3], CASES[8], CASES[12]],
                          ids=[IDS[0], IDS[3], IDS[8], IDS[12]])
 def test_unknown_spatial_sizes_in_a_graph(case):
@@ -133,6 +134,7 @@ def test_unknown_spatial_sizes_in_a_graph(case):
     assert len(run._list_all_concrete_functions()) == 1
 
 
+@pytest.mark.tensorflow_only  # the sparse path runs on TensorFlow only (JAX / torch: dense)
 def test_only_the_kept_tiles_are_computed(monkeypatch):
     _, layer_class, kwargs, block, hw, batch = CASES[0]
     x = images(CAS(**kwargs), hw, batch, "few")
@@ -147,6 +149,7 @@ def test_only_the_kept_tiles_are_computed(monkeypatch):
     assert shape[0] == round(kept_fraction(sparse, x) * tiles) and 0 < shape[0] <= 3
 
 
+@pytest.mark.tensorflow_only  # tf.function graphs / tf.GradientTape
 @pytest.mark.parametrize("kept", ["few", "all"])
 def test_auto_takes_either_branch_exactly(kept, monkeypatch):
     """"auto": sparse below the break-even fraction, dense above, one graph with both."""
@@ -168,6 +171,7 @@ def test_auto_takes_either_branch_exactly(kept, monkeypatch):
     assert {"If", "StatelessIf"} & {node.op for node in graph.node}
 
 
+@pytest.mark.tensorflow_only  # tf.function graphs / tf.GradientTape
 def test_training_runs_dense_with_gradients():
     _, layer_class, kwargs, block, hw, batch = CASES[0]
     x = tf.constant(images(CAS(**kwargs), hw, batch, "few"))
