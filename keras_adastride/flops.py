@@ -66,8 +66,9 @@ def kept_tile_fractions(model, images, batch_size=256):
         layer_inputs = probe(batch, training=False)
         layer_inputs = layer_inputs if isinstance(layer_inputs, (list, tuple)) else [layer_inputs]
         for i, (layer, inputs) in enumerate(zip(layers, layer_inputs)):
+            gate = keras.ops.convert_to_numpy(layer.gate_map(inputs))  # (torch: no grad)
             kept[i] += len(batch) * float(active_tile_fraction(
-                layer.gate_map(inputs), layer.sparse_block_size, layer.data_format))
+                gate, layer.sparse_block_size, layer.data_format))
     return {layer.name: value / len(images) for layer, value in zip(layers, kept)}
 
 

@@ -7,6 +7,7 @@ import keras
 
 from keras_adastride import PAS
 from keras_adastride.layers.pooling.pool_modes import POOL_MODES
+from backend_neutral import to_numpy
 from layer_references import random_images
 from pooling_references import pas_mode_reference, stochastic_draw, window_reduce
 
@@ -32,14 +33,14 @@ def test_pas_initial_map_equals_numpy_reference(mode, pool_size, strides, paddin
     pas = PAS(pool_mode=mode, gate_init="identity", **geometry)
     expected = pas_mode_reference(x, mode, **geometry)
     # The identity gate is exactly 1: the output is the initial map (inference for stochastic).
-    np.testing.assert_allclose(np.asarray(pas(x)), expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(to_numpy(pas(x)), expected, rtol=1e-6, atol=1e-6)
     assert pas.compute_output_shape(x.shape) == expected.shape
 
 
 def test_avg_max_add_is_twice_avg_max_mean():
     x = _input("channels_last")
-    add = np.asarray(PAS(pool_mode="avg_max_add")(x))
-    mean = np.asarray(PAS(pool_mode="avg_max_mean")(x))
+    add = to_numpy(PAS(pool_mode="avg_max_add")(x))
+    mean = to_numpy(PAS(pool_mode="avg_max_mean")(x))
     np.testing.assert_allclose(add, 2 * mean, rtol=1e-6)
 
 
@@ -50,11 +51,11 @@ def test_pas_stochastic_training_draw_equals_numpy_inverse_cdf(pool_size, stride
     geometry = dict(pool_size=pool_size, strides=strides, padding=padding, data_format=data_format)
     pas = PAS(pool_mode="stochastic", **geometry)
     pas.window_pool.seed_generator = keras.random.SeedGenerator(7)  # before build: a known draw
-    drawn = np.asarray(pas(x, training=True))  # training reaches the pooling sublayer
-    uniform = np.asarray(keras.random.uniform(drawn.shape, seed=keras.random.SeedGenerator(7)))
+    drawn = to_numpy(pas(x, training=True))  # training reaches the pooling sublayer
+    uniform = to_numpy(keras.random.uniform(drawn.shape, seed=keras.random.SeedGenerator(7)))
     expected = window_reduce(x, stochastic_draw, per_output=uniform, **geometry)
     np.testing.assert_array_equal(drawn, expected.astype("float32"))
-    assert not np.allclose(drawn, np.asarray(pas(x, training=False)))
+    assert not np.allclose(drawn, to_numpy(pas(x, training=False)))
 
 
 @pytest.mark.parametrize("mode", ["median", "stochastic"])

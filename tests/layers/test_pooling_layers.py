@@ -10,7 +10,7 @@ import keras
 
 from keras_adastride import (BilinearPooling, MaxPoolingWithArgmax2D, MaxUnpooling2D, NetVLAD,
                              SpatialPyramidPooling)
-from backend_neutral import value_and_gradients
+from backend_neutral import to_numpy, value_and_gradients
 from layer_references import from_nhwc, random_images, to_nhwc
 from pooling_references import window_reduce
 
@@ -59,7 +59,7 @@ def test_spatial_pyramid_pooling_equals_numpy(data_format, pool_sizes, input_pos
     expected = np.concatenate(maps, axis=1 if data_format == "channels_first" else -1)
     layer = SpatialPyramidPooling(pool_sizes, input_position=input_position,
                                   data_format=data_format)
-    np.testing.assert_allclose(np.asarray(layer(x)), expected, rtol=0, atol=0)
+    np.testing.assert_allclose(to_numpy(layer(x)), expected, rtol=0, atol=0)
 
 
 def _netvlad_reference(x, centers, kernel, bias, normalize_inputs):
@@ -88,8 +88,8 @@ def test_netvlad_equals_numpy(data_format, normalize_inputs):
     x = random_images((2, 4, 5, 6))
     layer = NetVLAD(3, normalize_inputs=normalize_inputs, bias_initializer="random_normal",
                     data_format=data_format)
-    y = np.asarray(layer(from_nhwc(x, data_format)))
-    centers, kernel, bias = (np.asarray(w) for w in (layer.centers, layer.kernel, layer.bias))
+    y = to_numpy(layer(from_nhwc(x, data_format)))
+    centers, kernel, bias = (to_numpy(w) for w in (layer.centers, layer.kernel, layer.bias))
     expected = _netvlad_reference(x, centers, kernel, bias, normalize_inputs)
     np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(np.linalg.norm(y, axis=1), 1.0, rtol=1e-6)
@@ -109,9 +109,9 @@ def _bilinear_reference(a, b):
 def test_bilinear_pooling_equals_numpy(data_format):
     a, b = random_images((2, 4, 5, 3), seed=1), random_images((2, 4, 5, 2), seed=2)
     layer = BilinearPooling(data_format=data_format)
-    two = np.asarray(layer([from_nhwc(a, data_format), from_nhwc(b, data_format)]))
+    two = to_numpy(layer([from_nhwc(a, data_format), from_nhwc(b, data_format)]))
     np.testing.assert_allclose(two, _bilinear_reference(a, b), rtol=1e-5, atol=1e-6)
-    one = np.asarray(BilinearPooling(data_format=data_format)(from_nhwc(a, data_format)))
+    one = to_numpy(BilinearPooling(data_format=data_format)(from_nhwc(a, data_format)))
     np.testing.assert_allclose(one, _bilinear_reference(a, a), rtol=1e-5, atol=1e-6)
 
 
@@ -122,18 +122,18 @@ def test_max_pooling_with_argmax_equals_tf_nn(pool_size, strides, padding):
     pooled, indices = MaxPoolingWithArgmax2D(pool_size, strides, padding=padding)(x)
     tf_pooled, tf_indices = tf.nn.max_pool_with_argmax(
         x, pool_size, strides or pool_size, padding.upper(), include_batch_in_index=False)
-    np.testing.assert_array_equal(np.asarray(pooled), tf_pooled.numpy())
-    np.testing.assert_array_equal(np.asarray(indices), tf_indices.numpy())
+    np.testing.assert_array_equal(to_numpy(pooled), tf_pooled.numpy())
+    np.testing.assert_array_equal(to_numpy(indices), tf_indices.numpy())
 
 
 def test_argmax_indices_in_channels_first_address_the_image():
     x = random_images((2, 3, 7, 8))
     pooled, indices = MaxPoolingWithArgmax2D(3, 2, padding="same",
                                              data_format="channels_first")(x)
-    picked = np.stack([x[n].reshape(-1)[np.asarray(indices)[n]] for n in range(2)])
-    np.testing.assert_array_equal(picked, np.asarray(pooled))
+    picked = np.stack([x[n].reshape(-1)[to_numpy(indices)[n]] for n in range(2)])
+    np.testing.assert_array_equal(picked, to_numpy(pooled))
     expected = window_reduce(x, np.max, 3, 2, "same", "channels_first")
-    np.testing.assert_array_equal(np.asarray(pooled), expected.astype("float32"))
+    np.testing.assert_array_equal(to_numpy(pooled), expected.astype("float32"))
 
 
 @pytest.mark.parametrize("data_format,pool_size,strides,padding", [
@@ -146,10 +146,10 @@ def test_unpooling_is_the_transpose_of_the_argmax_selection(data_format, pool_si
                     data_format=data_format)
     pooled, indices = MaxPoolingWithArgmax2D(**geometry)(x)
     y = random_images(pooled.shape, seed=3)
-    unpooled = np.asarray(MaxUnpooling2D(**geometry)([y, indices, x]))
+    unpooled = to_numpy(MaxUnpooling2D(**geometry)([y, indices, x]))
     expected = np.zeros_like(x)
     for n in range(2):
-        np.add.at(expected[n].reshape(-1), np.asarray(indices)[n].reshape(-1), y[n].reshape(-1))
+        np.add.at(expected[n].reshape(-1), to_numpy(indices)[n].reshape(-1), y[n].reshape(-1))
     np.testing.assert_allclose(unpooled, expected, rtol=1e-6)
     # ... which is the gradient of max pooling: <unpool(y), g> = <y, pool-select(g)>
     image, pool = keras.Variable(x), keras.layers.MaxPooling2D(**geometry)
@@ -163,7 +163,7 @@ def test_unpooling_default_size_and_unknown_sizes():
     outputs = MaxUnpooling2D(2)([pooled, indices])
     model = keras.Model(inputs, outputs)
     x = random_images((1, 6, 4, 3))
-    unpooled = np.asarray(model(x))
+    unpooled = to_numpy(model(x))
     assert unpooled.shape == x.shape
     kept = unpooled != 0  # one maximum per 2x2 window, in place
     np.testing.assert_array_equal(unpooled[kept], x[kept])
@@ -203,5 +203,5 @@ def test_argmax_pooling_and_unpooling_under_mixed_float16():
     unpooled = MaxUnpooling2D(2)([pooled, indices])
     assert unpooled.dtype == "float16"
     reference, reference_indices = MaxPoolingWithArgmax2D(2, dtype="float32")(x)
-    np.testing.assert_array_equal(np.asarray(indices), np.asarray(reference_indices))
-    np.testing.assert_allclose(np.asarray(pooled, "float32"), np.asarray(reference), rtol=1e-3)
+    np.testing.assert_array_equal(to_numpy(indices), to_numpy(reference_indices))
+    np.testing.assert_allclose(to_numpy(pooled).astype("float32"), to_numpy(reference), rtol=1e-3)

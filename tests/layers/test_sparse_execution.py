@@ -92,7 +92,8 @@ def sparse_and_dense(layer_class, kwargs, block, input_shape, sparse_inference=T
 
 def kept_fraction(layer, x):
     return float(sparse_execution.active_tile_fraction(
-        layer.gate_map(x), layer.sparse_block_size, layer.data_format))
+        keras.ops.convert_to_numpy(layer.gate_map(x)), layer.sparse_block_size,
+        layer.data_format))
 
 
 def assert_close(got, want, atol=1e-5):
