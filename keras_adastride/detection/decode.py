@@ -55,13 +55,12 @@ class DetectionDecoder(keras.layers.Layer):
         if height is None or width is None:
             raise ValueError(f"DetectionDecoder: the {LEVELS[0]} map has an unknown spatial "
                              f"size {(height, width)}; give the model a fixed input size.")
-        grid, stride = anchor_points((height * self.strides[0], width * self.strides[0]),
-                                     self.strides)
+        image_height, image_width = height * self.strides[0], width * self.strides[0]
+        grid, stride = anchor_points((image_height, image_width), self.strides)
         raw = ops.cast(flatten_levels(outputs), "float32")
         boxes = decode_boxes(raw[..., :4], grid, stride)
         if self.clip_boxes:
-            size = height * self.strides[0], width * self.strides[0]
-            limits = ops.convert_to_tensor([size[1], size[0]] * 2, "float32")
+            limits = ops.convert_to_tensor([image_width, image_height] * 2, "float32")
             boxes = ops.minimum(ops.maximum(boxes, 0.0), limits)
         scores = ops.sigmoid(raw[..., 4:5]) * ops.sigmoid(raw[..., 5:])
         nms = tf.image.combined_non_max_suppression(
