@@ -11,7 +11,7 @@ Pruning (``tfmot.sparsity.keras.prune_low_magnitude``) asks each layer for
     PAS, StrideGate     gate kernels (none if ``prune_gate=False``)
     SpaceToDepthConv    conv kernel
     SpaceToDepth        none (no weights)
-    StochasticPooling2D, MedianPooling2D   none (no weights)
+    StochasticPooling2D, MedianPooling2D, SpatialPyramidPooling   none (no weights)
 
 Biases are never pruned (as for built-in layers). ``prune_gate=False`` leaves the gate dense.
 Gate kernels under :data:`MIN_PRUNABLE_GATE_KERNEL` weights always stay dense: magnitude pruning
@@ -30,6 +30,7 @@ from keras_adastride._backend import tf_keras as _tf_keras_generation
 from keras_adastride.layers.cas import CASLogic
 from keras_adastride.layers.pas import PASLogic
 from keras_adastride.layers.pooling.median import MedianPooling2DLogic
+from keras_adastride.layers.pooling.spatial_pyramid import SpatialPyramidPoolingLogic
 from keras_adastride.layers.pooling.stochastic import StochasticPooling2DLogic
 from keras_adastride.layers.space_to_depth import SpaceToDepthLogic
 from keras_adastride.layers.space_to_depth_conv import SpaceToDepthConvLogic
@@ -105,6 +106,12 @@ class MedianPooling2D(_NoWeightsMixin, MedianPooling2DLogic, tf_keras.layers.Lay
 
 
 @_register
+class SpatialPyramidPooling(_NoWeightsMixin, SpatialPyramidPoolingLogic, tf_keras.layers.Layer):
+    __doc__ = SpatialPyramidPoolingLogic.__doc__
+    _gen = TF_KERAS
+
+
+@_register
 class PAS(_PrunableGateMixin, PASLogic, tf_keras.layers.Layer):
     __doc__ = PASLogic.__doc__
     _gen = TF_KERAS
@@ -144,6 +151,6 @@ class AveragingKernel(tf_keras.initializers.Initializer):
 #: name -> class, for ``custom_objects`` / ``custom_object_scope``.
 CUSTOM_OBJECTS = {
     cls.__name__: cls
-    for cls in (CAS, MedianPooling2D, PAS, SpaceToDepth, SpaceToDepthConv, StochasticPooling2D,
-                StrideGate, AveragingKernel)
+    for cls in (CAS, MedianPooling2D, PAS, SpaceToDepth, SpaceToDepthConv, SpatialPyramidPooling,
+                StochasticPooling2D, StrideGate, AveragingKernel)
 }

@@ -8,6 +8,8 @@ One ``QuantizeConfig`` per layer, following TFMOT's own configs for ``Conv2D``:
     StrideGate         its kernels                           gate
     SpaceToDepthConv   conv kernel                           conv activation
     SpaceToDepth       none                                  none (slices keep the input's scale)
+    SpatialPyramidPooling  none                              none (max pools and a concat of the
+                                                             input keep its scale)
 
 "gate": every hidden ReLU output, the last pre-activation when no ReLU follows it (bounded
 gates such as 12·sigmoid) and the gate map get a learned range (the gate's
@@ -233,6 +235,14 @@ class SpaceToDepthQuantizeConfig(_LayerQuantizeConfig):
     quantize_output = False
 
 
+class SpatialPyramidPoolingQuantizeConfig(_LayerQuantizeConfig):
+    """SpatialPyramidPooling: nothing (stride-1 max pools concatenated with their input keep
+    the input's quantization, as TFMOT leaves MaxPooling2D)."""
+
+    layer_class = _layers.SpatialPyramidPooling
+    quantize_output = False
+
+
 #: layer class -> its QuantizeConfig class
 QUANTIZE_CONFIGS = {
     config.layer_class: config
@@ -242,6 +252,7 @@ QUANTIZE_CONFIGS = {
         StrideGateQuantizeConfig,
         SpaceToDepthConvQuantizeConfig,
         SpaceToDepthQuantizeConfig,
+        SpatialPyramidPoolingQuantizeConfig,
     )
 }
 

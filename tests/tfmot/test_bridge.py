@@ -24,6 +24,7 @@ def _every_kind_model():
     x = keras_adastride.PAS(padding="same", pool_mode="avg_max_concat",
                             gate_init="random")(x)  # 5x5x16
     x = layers.DepthwiseConv2D(3, padding="same")(x)
+    x = layers.Conv2D(16, 1)(keras_adastride.SpatialPyramidPooling((3,))(x))  # YOLOX's SPP
     skip = keras_adastride.SpaceToDepthConv(16, 1, pad_to_multiple=True)(x)  # 3x3
     y = keras_adastride.SpaceToDepth(pad_to_multiple=True)(x)  # 3x3x64
     y = layers.Conv2D(16, 1, activation="relu")(y)
@@ -55,7 +56,7 @@ def test_every_layer_kind_goes_there_and_back(rng):
     assert isinstance(twin, tf_keras.Model)
     assert [l.name for l in twin.layers] == [l.name for l in model.layers]
     assert {type(l) for l in twin.layers} >= {kat.CAS, kat.PAS, kat.SpaceToDepthConv,
-                                               kat.SpaceToDepth}
+                                               kat.SpaceToDepth, kat.SpatialPyramidPooling}
     assert twin.get_layer("stem").kernel_regularizer.l2 == pytest.approx(0.01)
     _assert_same(twin.predict(x, verbose=0), expected)
 

@@ -26,6 +26,7 @@ CASES = [
     ("SpaceToDepth", dict(block_size=3, channel_order="focus", pad_to_multiple=True)),
     ("SpaceToDepthConv", dict(filters=5, kernel_size=3, channel_order="focus",
                               pad_to_multiple=True)),
+    ("SpatialPyramidPooling", dict(pool_sizes=(3, 5), input_position="last")),
 ]
 
 

@@ -8,17 +8,18 @@ import keras
 import numpy as np
 import pytest
 
-from keras_adastride.layers import CAS, PAS, SpaceToDepth, SpaceToDepthConv
+from keras_adastride.layers import CAS, PAS, SpaceToDepth, SpaceToDepthConv, SpatialPyramidPooling
 from keras_adastride.tfmot import matrix
 
 
 def every_kind(downsampling, input_shape, num_classes):
-    """CAS -> BatchNormalization -> ReLU, PAS, SpaceToDepthConv -> BatchNormalization (the
-    builders' sites, BN folded or not), SpaceToDepth, then a classifier."""
+    """CAS -> BatchNormalization -> ReLU, PAS, SpatialPyramidPooling (YOLOX's), SpaceToDepthConv
+    -> BatchNormalization (the builders' sites, BN folded or not), SpaceToDepth, a classifier."""
     inputs = keras.Input(input_shape)
     x = CAS(16, 3, strides=2, padding="same", use_bias=False, name="cas")(inputs)
     x = keras.layers.ReLU()(keras.layers.BatchNormalization(name="cas_bn")(x))
     x = PAS(2, padding="same", name="pas")(x)
+    x = SpatialPyramidPooling((3,), name="spp")(x)
     x = SpaceToDepthConv(32, 3, padding="same", pad_to_multiple=True, name="spd_conv")(x)
     x = keras.layers.ReLU()(keras.layers.BatchNormalization(name="spd_conv_bn")(x))
     x = SpaceToDepth(2, name="spd")(x)
@@ -39,7 +40,7 @@ def runs(tmp_path_factory):
 
 def test_every_layer_kind_is_in_the_model(runs):
     kinds = {type(layer) for layer in SPEC.build("mixed").layers}
-    assert {CAS, PAS, SpaceToDepth, SpaceToDepthConv} <= kinds
+    assert {CAS, PAS, SpaceToDepth, SpaceToDepthConv, SpatialPyramidPooling} <= kinds
 
 
 @pytest.mark.parametrize("path", matrix.PATHS)
