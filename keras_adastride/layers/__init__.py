@@ -6,6 +6,7 @@ import keras
 from keras_adastride._backend import keras3
 from keras_adastride.layers.cas import CASLogic
 from keras_adastride.layers.pas import PASLogic
+from keras_adastride.layers.pooling.average import PaddingFreeAveragePooling2DLogic
 from keras_adastride.layers.pooling.bilinear import BilinearPoolingLogic
 from keras_adastride.layers.pooling.median import MedianPooling2DLogic
 from keras_adastride.layers.pooling.netvlad import NetVLADLogic
@@ -76,12 +77,19 @@ class MaxUnpooling2D(MaxUnpooling2DLogic, keras.layers.Layer):
     _gen = KERAS3
 
 
+class _PaddingFreeAveragePooling2D(PaddingFreeAveragePooling2DLogic, keras.layers.AveragePooling2D):
+    __doc__ = PaddingFreeAveragePooling2DLogic.__doc__
+    _gen = KERAS3
+
+
 @_register
 class PAS(PASLogic, keras.layers.Layer):
     __doc__ = PASLogic.__doc__
     _gen = KERAS3
     _gate_class = StrideGate
-    _window_pool_classes = {"stochastic": StochasticPooling2D, "median": MedianPooling2D}
+    _pool_classes = {"stochastic": StochasticPooling2D, "median": MedianPooling2D,
+                     **({"average": _PaddingFreeAveragePooling2D}
+                        if keras.backend.backend() == "torch" else {})}
 
 
 @_register

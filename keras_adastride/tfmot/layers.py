@@ -116,7 +116,7 @@ class PAS(_PrunableGateMixin, PASLogic, tf_keras.layers.Layer):
     __doc__ = PASLogic.__doc__
     _gen = TF_KERAS
     _gate_class = StrideGate
-    _window_pool_classes = {"stochastic": StochasticPooling2D, "median": MedianPooling2D}
+    _pool_classes = {"stochastic": StochasticPooling2D, "median": MedianPooling2D}
 
     def get_prunable_weights(self):
         """The gate kernels (``[]`` with ``prune_gate=False``: pooling has no weights)."""

@@ -6,6 +6,7 @@ import pytest
 import keras
 
 from keras_adastride import PAS
+from keras_adastride.layers import _PaddingFreeAveragePooling2D
 from keras_adastride.layers.pooling.pool_modes import POOL_MODES
 from backend_neutral import to_numpy
 from layer_references import random_images
@@ -35,6 +36,16 @@ def test_pas_initial_map_equals_numpy_reference(mode, pool_size, strides, paddin
     # The identity gate is exactly 1: the output is the initial map (inference for stochastic).
     np.testing.assert_allclose(to_numpy(pas(x)), expected, rtol=1e-6, atol=1e-6)
     assert pas.compute_output_shape(x.shape) == expected.shape
+
+
+@pytest.mark.parametrize("pool_size,strides,padding,data_format", GEOMETRIES)
+def test_padding_free_average_pooling_equals_numpy_on_every_backend(pool_size, strides, padding,
+                                                                     data_format):
+    # What PAS averages with on torch (whose AveragePooling2D replicates uneven "same" padding).
+    x = _input(data_format)
+    geometry = dict(pool_size=pool_size, strides=strides, padding=padding, data_format=data_format)
+    pooled = to_numpy(_PaddingFreeAveragePooling2D(**geometry)(x))
+    np.testing.assert_allclose(pooled, window_reduce(x, np.mean, **geometry), rtol=1e-6, atol=1e-6)
 
 
 def test_avg_max_add_is_twice_avg_max_mean():

@@ -153,7 +153,8 @@ def test_unpooling_is_the_transpose_of_the_argmax_selection(data_format, pool_si
     np.testing.assert_allclose(unpooled, expected, rtol=1e-6)
     # ... which is the gradient of max pooling: <unpool(y), g> = <y, pool-select(g)>
     image, pool = keras.Variable(x), keras.layers.MaxPooling2D(**geometry)
-    _, (gradient,) = value_and_gradients(lambda: keras.ops.sum(pool(image) * y), [image])
+    weights = keras.ops.convert_to_tensor(y)
+    _, (gradient,) = value_and_gradients(lambda: keras.ops.sum(pool(image) * weights), [image])
     np.testing.assert_allclose(unpooled, gradient, rtol=1e-6, atol=1e-6)
 
 
@@ -199,9 +200,10 @@ def test_argmax_pooling_and_unpooling_under_mixed_float16():
     keras.mixed_precision.set_global_policy("mixed_float16")
     x = random_images((2, 6, 6, 3))
     pooled, indices = MaxPoolingWithArgmax2D(2)(x)
-    assert (pooled.dtype, indices.dtype) == ("float16", "int32")
+    dtype = keras.backend.standardize_dtype
+    assert (dtype(pooled.dtype), dtype(indices.dtype)) == ("float16", "int32")
     unpooled = MaxUnpooling2D(2)([pooled, indices])
-    assert unpooled.dtype == "float16"
+    assert dtype(unpooled.dtype) == "float16"
     reference, reference_indices = MaxPoolingWithArgmax2D(2, dtype="float32")(x)
     np.testing.assert_array_equal(to_numpy(indices), to_numpy(reference_indices))
     np.testing.assert_allclose(to_numpy(pooled).astype("float32"), to_numpy(reference), rtol=1e-3)

@@ -28,13 +28,14 @@ POOL_MODES = {
 def make_pools(host, pool_mode, pooling):
     """``{kind: pooling layer}`` for ``pool_mode``, of ``host``'s Keras generation.
 
-    ``host._window_pool_classes`` maps "stochastic" / "median" to that generation's
-    StochasticPooling2D / MedianPooling2D; ``pooling``: pool_size, strides, padding, data_format,
-    dtype.
+    ``host._pool_classes`` maps "stochastic" / "median" to that generation's
+    StochasticPooling2D / MedianPooling2D (and may replace "average", see
+    :mod:`~keras_adastride.layers.pooling.average`); ``pooling``: pool_size, strides, padding,
+    data_format, dtype.
     """
     layers = host._gen.keras.layers
     classes = {"max": layers.MaxPooling2D, "average": layers.AveragePooling2D,
-               **host._window_pool_classes}
+               **host._pool_classes}
     return {kind: classes[kind](**pooling, name=f"{kind}_pool") for kind in POOL_MODES[pool_mode]}
 
 
