@@ -12,6 +12,7 @@ task, every variant builds for the data's shape, the subsets fit the data).
 import argparse
 import sys
 
+from keras_adastride.data.augment import AUGMENTATIONS, TRANSLATE_FACTOR
 from keras_adastride.experiments.config import RESIZE_METHODS, ComparisonConfig
 from keras_adastride.experiments.distribute import CHOICES as DISTRIBUTE_CHOICES
 from keras_adastride.experiments.distribute import check_distribute, strategy
@@ -50,6 +51,15 @@ def _optional_float(text):
 
 def _names(text):
     return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def _indices(text):
+    """``0,6`` -> (0, 6)."""
+    try:
+        return tuple(int(name) for name in _names(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be comma-separated integers, got {text!r}") from None
 
 
 def _task_defaults(attribute, join=str):
@@ -139,12 +149,24 @@ def build_parser():
         "--width", type=float,
         help="the builder's width multiplier alpha (each layer int(units * alpha) wide); e.g. "
              "0.25 makes vgg16 / resnet18 trainable on a CPU (default: the builder's, 1)")
-    model.add_argument("--preset", help="alexnet: auto, small or torchvision (default: auto, "
+    model.add_argument("--preset", help="alexnet: auto, small, small_tricks (small with batch "
+                                        "norm after every conv) or torchvision (default: auto, "
                                         "torchvision from 95x95 inputs)")
     model.add_argument(
         "--placements", type=_names,
         help="comma-separated sites of every non-original variant, or 'all' (default: the "
              "paper's; site names: docs/MODEL_BUILDERS.md)")
+    data = parser.add_argument_group(
+        "data options (classification)", "recorded in results.json's config")
+    data.add_argument("--classes", type=_indices,
+                      help="comma-separated class indices to keep, relabelled 0..k-1 in that "
+                           "order (e.g. 0,6: Fashion-MNIST T-shirt/top vs shirt) (default: all)")
+    data.add_argument("--augment", type=_names,
+                      help=f"comma-separated training-image transforms of {list(AUGMENTATIONS)}: "
+                           "flip = left-right, translate = shifts up to "
+                           f"{100 * TRANSLATE_FACTOR:.0f}%% of the side (Keras RandomFlip / "
+                           "RandomTranslation, drawn from the seed, epoch and batch; validation "
+                           "and test images are never augmented) (default: none)")
     gate = parser.add_argument_group("gate options", "every CAS / PAS of the comparison (default: "
                                                      "the layer's)")
     gate.add_argument("--gate-init", help="identity (starts as the plain layer) or random (the "

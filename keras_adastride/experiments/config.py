@@ -6,6 +6,7 @@ import math
 import numbers
 import sys
 
+from keras_adastride.data.augment import check_augment
 from keras_adastride.data.pipeline import FIT_METHODS as RESIZE_METHODS
 from keras_adastride.experiments.distribute import CHOICES as DISTRIBUTE_CHOICES
 from keras_adastride.experiments.tasks import get_task
@@ -21,6 +22,10 @@ TASK_DEFAULT = "task default"
 #: fields for the task's model builder; None = the builder's own default. A task accepts those
 #: of its ``Task.model_options`` (the others must stay None).
 MODEL_OPTIONS = ("input_size", "width", "preset", "placements")
+#: fields for the task's data pipeline; None = none. A task accepts those of its
+#: ``Task.data_options``: ``classes`` (the classes kept, relabelled 0..k-1 in that order) and
+#: ``augment`` (training-image transforms, :data:`keras_adastride.data.augment.AUGMENTATIONS`).
+DATA_OPTIONS = ("classes", "augment")
 #: CAS / PAS gate arguments the config hands to every gate (``gate_options``); None = the
 #: layer's own default (keras_adastride.layers.adaptive_stride).
 GATE_FIELDS = ("gate_init", "gate_activation", "gate_width", "gate_depth")
@@ -48,7 +53,10 @@ class ComparisonConfig:
     ("cas", "pas", "spd"): the variants are then "original" and each target, made by converting
     the original model (the only way for a ``keras.applications.<Name>`` model); ``variants``
     must be None. ``distribute``: ``none``, ``mirrored`` or ``multi-worker`` data-parallel
-    training (:mod:`keras_adastride.experiments.distribute`).
+    training (:mod:`keras_adastride.experiments.distribute`). ``classes`` (classification):
+    keep only these classes of the data set, relabelled 0..k-1 in the order given (None: all);
+    ``augment`` (classification): transforms of the training images, from
+    :data:`keras_adastride.data.augment.AUGMENTATIONS` (``("flip", "translate")``; None: none).
     """
 
     task: str = "classification"
@@ -74,6 +82,8 @@ class ComparisonConfig:
     width: float = None
     preset: str = None
     placements: tuple = None
+    classes: tuple = None
+    augment: tuple = None
     gate_init: str = None
     gate_activation: str = None
     gate_width: int = None
@@ -134,12 +144,23 @@ class ComparisonConfig:
         self._check_model_and_gate_options(task)
 
     def _check_model_and_gate_options(self, task):
-        refused = [name for name in MODEL_OPTIONS
-                   if getattr(self, name) is not None and name not in task.model_options]
-        if refused:
-            raise ValueError(f"{refused[0]} is not an option of the {task.name} task (it takes "
-                             f"{list(task.model_options) or 'none'} of {list(MODEL_OPTIONS)}), "
-                             f"got {refused[0]}={getattr(self, refused[0])!r}.")
+        for fields, accepted in ((MODEL_OPTIONS, task.model_options),
+                                 (DATA_OPTIONS, task.data_options)):
+            refused = [name for name in fields
+                       if getattr(self, name) is not None and name not in accepted]
+            if refused:
+                raise ValueError(f"{refused[0]} is not an option of the {task.name} task (it "
+                                 f"takes {list(accepted) or 'none'} of {list(fields)}), got "
+                                 f"{refused[0]}={getattr(self, refused[0])!r}.")
+        self.augment = check_augment(self.augment)
+        if self.classes is not None:
+            self.classes = ((self.classes,) if isinstance(self.classes, numbers.Integral)
+                            else tuple(self.classes))
+            if len(self.classes) < 2 or len(set(self.classes)) != len(self.classes) or not all(
+                    isinstance(c, numbers.Integral) and not isinstance(c, bool) and c >= 0
+                    for c in self.classes):
+                raise ValueError(f"classes must be 2 or more distinct class indices >= 0, or "
+                                 f"None (every class), got classes={self.classes!r}.")
         if self.resize not in RESIZE_METHODS:
             raise ValueError(f"resize must be one of {list(RESIZE_METHODS)}, got "
                              f"{self.resize!r}.")

@@ -12,8 +12,10 @@ whose prediction is the same with both, and each CAS / PAS layer's kept tile fra
 
 Failed runs are counted, not averaged away: ``failed_runs`` is how many runs of the variant the
 task marked ``failed`` (classification: final validation accuracy below chance + a margin),
-``failed_seeds`` which; ``m_learned_mean`` / ``m_learned_std`` are the metric over the other runs.
-``failed_runs`` is None when the task marks no run either way.
+``failed_seeds`` which; ``m_learned_mean`` / ``m_learned_std`` are the metric over the other runs;
+``failed_runs_p`` is the one-sided Fisher exact p-value of "this variant fails more often than the
+reference" (:func:`~keras_adastride.experiments.stats.fisher_exact_greater`; None for the
+reference). ``failed_runs`` is None when the task marks no run either way.
 """
 
 import csv
@@ -23,11 +25,12 @@ import os
 
 import numpy as np
 
-from keras_adastride.experiments.stats import mean_std, paired_difference_ci
+from keras_adastride.experiments.stats import (fisher_exact_greater, mean_std,
+                                               paired_difference_ci)
 
 INFERENCE_COLUMNS = ("dense_ms_per_image", "sparse_ms_per_image", "effective_flops",
                      "sparse_same_predictions", "kept_tiles")
-SHARED_COLUMNS = ("failed_runs", "failed_seeds", "params", "flops", "seconds_per_epoch",
+SHARED_COLUMNS = ("failed_runs", "failed_seeds", "failed_runs_p", "params", "flops", "seconds_per_epoch",
                   "cpu_seconds_per_epoch", "cpu_time_relative", "effective_strides",
                   *INFERENCE_COLUMNS)
 
@@ -73,6 +76,11 @@ def summarize(runs, metrics=("test_accuracy",), reference="original"):
         learned = [s for s in seeds if s not in failed]
         row["failed_runs"] = len(failed) if marked else None
         row["failed_seeds"] = failed
+        reference_marked = [r for r in reference_runs.values() if r.failed is not None]
+        row["failed_runs_p"] = fisher_exact_greater(
+            len(failed), len(marked), sum(r.failed for r in reference_marked),
+            len(reference_marked)) if marked and reference_marked and variant != reference \
+            else None
         for metric in metrics:
             row[f"{metric}_mean"], row[f"{metric}_std"] = mean_std(
                 [seeded[s].metrics[metric] for s in seeds])
@@ -126,7 +134,8 @@ def _census(row):
     if row["failed_runs"] is None:
         return "-"
     seeds = ", ".join(str(s) for s in row["failed_seeds"])
-    return f"{row['failed_runs']}/{row['seeds']}" + (f" ({seeds})" if seeds else "")
+    p_value = "" if row["failed_runs_p"] is None else f", p {row['failed_runs_p']:.2f}"
+    return f"{row['failed_runs']}/{row['seeds']}" + (f" ({seeds})" if seeds else "") + p_value
 
 
 def _learned(row, metric):
@@ -143,7 +152,8 @@ def format_table(rows, reference, metrics=("test_accuracy",)):
         header += [f"{label} % (mean ± std)", f"Δ {label} vs {reference} % [95% CI]"]
     census = any(row["failed_runs"] is not None for row in rows)
     if census:
-        header += ["runs at chance (seeds)", f"{_label(metrics[0])} % of the runs that learned"]
+        header += [f"runs at chance (seeds), p more than {reference}",
+                   f"{_label(metrics[0])} % of the runs that learned"]
     header += ["params", "FLOPs", "wall s/epoch", "CPU s/epoch", f"CPU time vs {reference}",
                "effective stride per adaptive layer"]
     inference = any(not math.isnan(row["dense_ms_per_image"]) for row in rows)

@@ -3,6 +3,9 @@
 - ``mean_std``: mean and sample standard deviation (ddof = 1).
 - ``paired_difference_ci``: mean of ``d_i = a_i - b_i`` over seeds with the two-sided interval
   ``mean(d) ± t_{1-α/2, n-1} · std(d) / sqrt(n)`` (Student's t, n - 1 degrees of freedom).
+- ``fisher_exact_greater``: the one-sided Fisher exact test of whether one group fails more
+  often than another (``scipy.stats.fisher_exact(..., alternative="greater")``, written out
+  because SciPy is not a dependency; the tests compare the two).
 """
 
 import math
@@ -64,3 +67,17 @@ def paired_difference_ci(a, b, confidence=0.95):
         return mean, float("nan"), float("nan")
     half = t_quantile(0.5 + confidence / 2, diff.size - 1) * std / math.sqrt(diff.size)
     return mean, mean - half, mean + half
+
+
+def fisher_exact_greater(failed, runs, reference_failed, reference_runs):
+    """P(X >= ``failed``) for X hypergeometric: ``runs`` draws from the ``runs +
+    reference_runs`` runs, of which ``failed + reference_failed`` failed. Small: the group fails
+    more often than the reference beyond chance; 1 when it fails no more often at all."""
+    for name, count, total in (("failed", failed, runs),
+                               ("reference_failed", reference_failed, reference_runs)):
+        if not 0 <= count <= total:
+            raise ValueError(f"{name} must be between 0 and its runs ({total}), got {count!r}.")
+    population, failures = runs + reference_runs, failed + reference_failed
+    ways = math.comb(population, runs)
+    return float(sum(math.comb(failures, k) * math.comb(population - failures, runs - k)
+                     for k in range(failed, min(failures, runs) + 1)) / ways)

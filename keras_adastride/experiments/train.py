@@ -219,14 +219,18 @@ class EpochShuffled(keras.utils.PyDataset):
     alone (:class:`_EpochOrder` sets the epoch); ``y`` an array or a dict of arrays (detection
     targets). ``model.fit(shuffle=True)`` draws from a stream that starts again with the
     process, so a run resumed at epoch e would see other batches than an uninterrupted one;
-    with this, it sees the same."""
+    with this, it sees the same. ``augment``: None, or a callable ``(images, epoch, index) ->
+    images`` applied to each batch's images (:class:`keras_adastride.data.augment.
+    BatchAugmenter`: drawn from the seed, epoch and batch index alone)."""
 
-    def __init__(self, x, y, batch_size, seed):
+    def __init__(self, x, y, batch_size, seed, augment=None):
         super().__init__()
         self.x, self.y, self.batch_size, self.seed = x, y, batch_size, seed
+        self.augment = augment
         self.set_epoch(0)
 
     def set_epoch(self, epoch):
+        self.epoch = epoch
         self.order = np.random.default_rng([self.seed, epoch]).permutation(len(self.x))
 
     def __len__(self):
@@ -234,7 +238,10 @@ class EpochShuffled(keras.utils.PyDataset):
 
     def __getitem__(self, index):
         batch = self.order[index * self.batch_size:(index + 1) * self.batch_size]
-        return self.x[batch], keras.tree.map_structure(lambda part: part[batch], self.y)
+        images = self.x[batch]
+        if self.augment is not None:
+            images = self.augment(images, self.epoch, index)
+        return images, keras.tree.map_structure(lambda part: part[batch], self.y)
 
 
 class _EpochOrder(keras.callbacks.Callback):
@@ -261,9 +268,11 @@ def _logged_epochs(path):
     return by_epoch
 
 
-def fit_run(model, data, *, seed, epochs, batch_size, verbose, backup_dir=None, callbacks=()):
+def fit_run(model, data, *, seed, epochs, batch_size, verbose, backup_dir=None, callbacks=(),
+            augment=None):
     """``model.fit`` on ``data["x_train"], data["y_train"]`` (batches shuffled by
-    :class:`EpochShuffled`), validated on ``x_val, y_val``; ``callbacks`` run before the logs are
+    :class:`EpochShuffled`, their images passed through ``augment`` when given), validated on
+    ``x_val, y_val`` (never augmented); ``callbacks`` run before the logs are
     recorded (they may add to them). Returns ``(history, timer)``: ``fit``'s
     ``keras.callbacks.History``, whose ``history`` holds the logs of every epoch (those of a run
     before an interruption too), and the :class:`EpochTimer`.
@@ -279,7 +288,7 @@ def fit_run(model, data, *, seed, epochs, batch_size, verbose, backup_dir=None, 
 
     from keras_adastride.experiments.distribute import synchronized_batch_norm
 
-    dataset = EpochShuffled(data["x_train"], data["y_train"], batch_size, seed)
+    dataset = EpochShuffled(data["x_train"], data["y_train"], batch_size, seed, augment=augment)
     timer = EpochTimer()
     callbacks = [_EpochOrder(dataset), timer, *callbacks]
     if backup_dir is not None:

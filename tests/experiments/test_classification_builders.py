@@ -45,7 +45,8 @@ def test_fit_images_pads_centred_or_resizes():
 
 
 @pytest.mark.parametrize("model, preset", [*[(m, None) for m in MIN_INPUT_SIZE],
-                                           ("alexnet", "small"), ("alexnet", "torchvision")])
+                                           ("alexnet", "small"), ("alexnet", "small_tricks"),
+                                           ("alexnet", "torchvision")])
 def test_the_minimum_input_table_is_the_builders(model, preset):
     """Each builder refuses one pixel less than the table's minimum; it builds at the minimum
     (here for the small ones; the 32x32 and 95x95 ones train at it below)."""
@@ -179,7 +180,7 @@ def test_the_paper_table_commands_of_the_docs_parse():
     common = re.search(r'COMMON="([^"]+)"', block).group(1)
     commands = [shlex.split(line.replace("$COMMON", common))[6:] for line in block.splitlines()
                 if line.startswith("nice -n 5 python -m keras_adastride ")]
-    assert len(commands) == 9
+    assert len(commands) == 10
     for argv in commands:
         args = build_parser().parse_args(argv)
         config = ComparisonConfig(**{name: getattr(args, name, DEFAULTS[name].default)

@@ -41,11 +41,14 @@ def test_failed_runs_are_counted_not_averaged_away(tmp_path):
     assert cas["test_accuracy_learned_std"] == pytest.approx(np.std([0.79, 0.83], ddof=1))
     table = format_table(rows, "original")
     assert "runs at chance (seeds)" in table.splitlines()[0]
-    assert "| 1/3 (1) | 81.00 ± 2.83 |" in table and "| 0/3 | (all) |" in table
+    # one-sided Fisher exact p of 1/3 against 0/3: 1 - C(5,3)/C(6,3) = 0.5
+    assert cas["failed_runs_p"] == pytest.approx(0.5) and original["failed_runs_p"] is None
+    assert "| 1/3 (1), p 0.50 | 81.00 ± 2.83 |" in table and "| 0/3 | (all) |" in table
     write_csv(rows, tmp_path / "results.csv")
     with open(tmp_path / "results.csv") as f:
         written = list(csv.DictReader(f))
-    assert [(r["failed_runs"], r["failed_seeds"]) for r in written] == [("0", ""), ("1", "1")]
+    assert [(r["failed_runs"], r["failed_seeds"], r["failed_runs_p"]) for r in written] == [
+        ("0", "", ""), ("1", "1", "0.5")]
     # a task that marks no run either way: no census column
     unmarked, _ = summarize([_run("original", 0, 0.8, None)])
     assert unmarked[0]["failed_runs"] is None

@@ -3,7 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from keras_adastride.experiments.stats import mean_std, paired_difference_ci, t_cdf, t_quantile
+from keras_adastride.experiments.stats import (fisher_exact_greater, mean_std,
+                                               paired_difference_ci, t_cdf, t_quantile)
 
 scipy_stats = pytest.importorskip("scipy.stats")
 
@@ -38,3 +39,19 @@ def test_edge_cases_and_errors():
         t_quantile(1.0, 3)
     with pytest.raises(ValueError, match="df must"):
         t_quantile(0.9, 0)
+
+
+@pytest.mark.parametrize("failed, runs, reference_failed, reference_runs", [
+    (1, 5, 0, 5), (3, 20, 0, 20), (5, 20, 1, 20), (0, 20, 4, 20), (2, 3, 2, 30), (7, 7, 0, 7)])
+def test_fisher_exact_greater_matches_scipy(failed, runs, reference_failed, reference_runs):
+    table = [[failed, runs - failed], [reference_failed, reference_runs - reference_failed]]
+    _, expected = scipy_stats.fisher_exact(table, alternative="greater")
+    assert fisher_exact_greater(failed, runs, reference_failed, reference_runs) == pytest.approx(
+        expected, rel=1e-9)
+
+
+def test_fisher_exact_greater_refuses_impossible_counts():
+    with pytest.raises(ValueError, match="failed must be between 0 and its runs \\(5\\), got 6"):
+        fisher_exact_greater(6, 5, 0, 5)
+    with pytest.raises(ValueError, match="reference_failed .* got -1"):
+        fisher_exact_greater(0, 5, -1, 5)

@@ -1,5 +1,6 @@
 """The task registry of the main job and the classification task's checks before training."""
 
+import numpy as np
 import pytest
 
 from keras_adastride.data import DATASETS as LOADERS
@@ -27,11 +28,12 @@ def test_every_task_fills_the_interface():
 def test_the_static_dataset_table_matches_the_loaders(name):
     """The sizes the checks use without loading are those the loaders return."""
     try:
-        (x_train, _), (x_test, _) = LOADERS[name]()
+        (x_train, y_train), (x_test, _) = LOADERS[name]()
     except (ImportError, FileNotFoundError) as error:
         pytest.skip(f"{name} not installed: {error}")
     info = DATASETS[name]
     assert (len(x_train), len(x_test)) == (info.train_images, info.test_images)
+    assert len(np.unique(y_train)) == info.num_classes
     assert prepare_images(x_test[:1]).shape[1:] == info.image_shape
 
 

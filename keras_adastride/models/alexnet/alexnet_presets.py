@@ -3,7 +3,8 @@
 ``convs``: (filters, kernel, stride, zero padding) of conv1..conv5; ``pool``: (size, stride,
 padding) of the three max pools (after conv1, conv2, conv5); ``pooled``: the adaptive average
 pooling's output size before the flatten (None: no such layer); ``dense``: the two hidden dense
-widths (dropout 0.5 before each, as torchvision).
+widths; ``dropout``: the rate of the dropout before each of them (0.5, as torchvision);
+``batch_norm``: a ``BatchNormalization`` between each conv and its ReLU.
 """
 
 ALEXNET_PRESETS = {
@@ -16,6 +17,8 @@ ALEXNET_PRESETS = {
         pool=(3, 2, "valid"),
         pooled=(6, 6),
         dense=(4096, 4096),
+        dropout=0.5,
+        batch_norm=False,
         min_size=95,
     ),
     # The same layout for small images (28x28, 32x32): stride-1 5x5 conv1, narrower layers,
@@ -25,6 +28,13 @@ ALEXNET_PRESETS = {
         pool=(3, 2, "same"),
         pooled=None,
         dense=(512, 512),
+        dropout=0.5,
+        batch_norm=False,
         min_size=4,
     ),
 }
+# "AlexNet with the usual tricks" (the PAS paper's Table 4): the small layout with batch
+# normalization after every conv (conv -> BN -> ReLU, the conv keeps its bias, as torchvision's
+# *_bn nets) and the dropout 0.5 before both hidden dense layers; the third trick, data
+# augmentation, is the main job's `--augment flip,translate`.
+ALEXNET_PRESETS["small_tricks"] = dict(ALEXNET_PRESETS["small"], batch_norm=True)
