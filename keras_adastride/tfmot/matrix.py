@@ -17,8 +17,15 @@ Fashion-MNIST images resized to its input, so that its outputs have margins):
                 position for maps) agrees with the QAT Keras model on >= 99% of the evaluation
                 images; the ops left in float are listed
 
-A cell that fails holds the exact error. The two out-of-process checks run once for all models,
+A cell that fails holds the exact error. The two out-of-process checks run once per builder,
 in one subprocess (SavedModels first, with ``keras_adastride`` blocked; then the .keras files).
+
+The script runs each builder x variant in a process of its own (``isolate=True``): TensorFlow
+keeps what a model's graphs, QAT wrappers and TFLite conversions allocated after the model is
+gone (``clear_session`` and ``gc.collect`` return little of it), so one process for the whole
+matrix grew to 19.5 GB and was killed by the kernel. A process whose resident memory passes
+``--max-rss-gb`` (default 5) is stopped and its remaining cells record that; the table gives
+each process's peak.
 """
 
 import argparse
@@ -28,6 +35,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import numpy as np
@@ -38,9 +46,16 @@ AGREEMENT = 0.99  # top-1 agreement of int8 TFLite with the QAT model, on decisi
 DECISIVE = 0.05  # a position is decisive if its top-1 margin is >= 5% of the output's range
 MIN_DECISIVE = 0.5  # fewer decisive positions than this fraction: the measure says nothing
 SPARSITY = 0.5
-#: epochs of float training before the paths: decisive outputs, so that top-1 agreement
-#: measures quantization and not the order of near-equal classes of an untrained net
-TRAIN_EPOCHS = 3
+#: float training before the paths, so that top-1 agreement measures quantization and not the
+#: order of near-equal classes of a net that has not learned yet: at least MIN_TRAIN_EPOCHS,
+#: then epoch by epoch until the accuracy on VALIDATION_COUNT held-out images reaches
+#: TRAIN_ACCURACY (6x chance for 10 classes), at most MAX_TRAIN_EPOCHS; after each epoch the
+#: BatchNormalization statistics are those of SETTLE_COUNT training images (_settle_batch_norms)
+MIN_TRAIN_EPOCHS = 3
+MAX_TRAIN_EPOCHS = 15
+TRAIN_ACCURACY = 0.6
+VALIDATION_COUNT = 256
+SETTLE_COUNT = 512
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,15 +95,16 @@ SPECS = (
          ("original", "cas", "pas", "spd")),
     Spec("yolox", dict(input_shape=(64, 64, 1), num_classes=2, depth=0.33, width=0.125),
          ("original", "cas", "spd"), task="detect"),
-    Spec("resnet18", dict(input_shape=(32, 32, 1), num_classes=10),
+    Spec("resnet18", dict(input_shape=(32, 32, 1), num_classes=10, alpha=0.25),
          ("original", "cas", "pas", "spd")),
-    Spec("vgg11", dict(input_shape=(32, 32, 1), num_classes=10),
+    Spec("vgg11", dict(input_shape=(32, 32, 1), num_classes=10, alpha=0.25),
          ("original", "cas", "pas", "spd")),
-    Spec("vgg16", dict(input_shape=(32, 32, 1), num_classes=10),
+    Spec("vgg16", dict(input_shape=(32, 32, 1), num_classes=10, alpha=0.25),
          ("original", "cas", "pas", "spd")),
-    Spec("resnet50", dict(input_shape=(32, 32, 1), num_classes=10),
+    Spec("resnet50", dict(input_shape=(32, 32, 1), num_classes=10, alpha=0.25),
          ("original", "cas", "pas", "spd")),
 )
+SPECS_BY_NAME = {spec.builder: spec for spec in SPECS}
 
 
 @dataclasses.dataclass
@@ -173,11 +189,47 @@ def _agreement(got, reference):
             float(decisive.mean()), float(max(margins)) if margins else None)
 
 
-def _fit(model, x, targets, steps, loss, epochs=1):
-    """``steps`` batches per epoch, Adam (Keras defaults)."""
+def _fit(model, x, targets, steps, loss):
+    """One epoch of ``steps`` batches, Adam (Keras defaults)."""
     model.compile("adam", loss)
-    batch = max(1, len(x) // steps)
-    model.fit(x, targets, batch_size=batch, epochs=epochs, verbose=0, shuffle=False)
+    model.fit(x, targets, batch_size=max(1, len(x) // steps), verbose=0, shuffle=False)
+
+
+def _settle_batch_norms(model, x):
+    """Every BatchNormalization's moving mean and variance := the statistics of ``x`` (one
+    training-mode pass at momentum 0; no weight changes).
+
+    A short training leaves them near their initial 0 and 1 (momentum 0.99: 0.99^n of the initial
+    value after n steps); a channel whose true variance is far below 1 is then divided by about 1
+    at inference, and a MobileNet at 32x32 predicted one class for every held-out image after
+    480 steps (53% in training mode). Keras has no call for this (BN recalibration)."""
+    import keras
+
+    norms = [layer for layer in model._flatten_layers()
+             if isinstance(layer, keras.layers.BatchNormalization)]
+    momenta = [norm.momentum for norm in norms]
+    for norm in norms:
+        norm.momentum = 0.0
+    if norms:
+        model(x, training=True)
+    for norm, momentum in zip(norms, momenta):
+        norm.momentum = momentum
+
+
+def _train(model, x, targets, validation, loss):
+    """Adam (Keras defaults), batches of 32, epoch by epoch (BatchNormalization statistics
+    settled after each): at least :data:`MIN_TRAIN_EPOCHS`, then while the accuracy on
+    ``validation`` (x, targets) is under :data:`TRAIN_ACCURACY`, up to :data:`MAX_TRAIN_EPOCHS`.
+    Returns (epochs, last validation accuracy)."""
+    model.compile("adam", loss, metrics=["accuracy"])
+    epochs, accuracy = 0, 0.0
+    while epochs < MIN_TRAIN_EPOCHS or (accuracy < TRAIN_ACCURACY and epochs < MAX_TRAIN_EPOCHS):
+        model.fit(x, targets, batch_size=32, initial_epoch=epochs, epochs=epochs + 1, verbose=0,
+                  shuffle=False)
+        epochs += 1
+        _settle_batch_norms(model, x[:SETTLE_COUNT])
+        accuracy = float(model.evaluate(*validation, verbose=0, return_dict=True)["accuracy"])
+    return epochs, accuracy
 
 
 def _loss(spec):
@@ -192,23 +244,50 @@ def _self_targets(model, x):
 class ModelRun:
     """Every in-process path of one builder x variant; the out-of-process ones are queued."""
 
-    def __init__(self, spec, variant, work_dir, data, train_steps=16, train_epochs=TRAIN_EPOCHS):
+    def __init__(self, spec, variant, work_dir, data=None, train_steps=16):
         self.spec, self.variant, self.work_dir = spec, variant, work_dir
         self.key = f"{spec.builder}_{variant}"
-        self.x_train, self.y_train, self.x_eval = data
-        self.train_steps, self.train_epochs = train_steps, train_epochs
+        self.data = data  # :func:`_data`'s; None for a run in a process of its own
+        self.train_steps = train_steps  # of the QAT and pruning fits
+        self.training = None  # (epochs, validation accuracy) of the float training
         self.cells = {}
         self.pending = {}  # path -> job for the subprocess
+        self.peak_rss = None  # bytes: the peak resident memory of the process that ran it
+        self.seconds = None  # wall clock of its in-process paths
+
+    @property
+    def _result_file(self):
+        return os.path.join(self.work_dir, f"{self.key}.json")
+
+    def save(self):
+        """Its finished cells to ``<work_dir>/<key>.json`` (what :meth:`load` reads back)."""
+        with open(self._result_file, "w") as handle:
+            json.dump(dict(cells={p: [c.ok, c.detail] for p, c in self.cells.items()},
+                           training=self.training, peak_rss=self.peak_rss,
+                           seconds=self.seconds), handle)
+
+    def load(self):
+        """The cells of an earlier run in the same ``work_dir``; False if there is none."""
+        if not os.path.exists(self._result_file):
+            return False
+        with open(self._result_file) as handle:
+            saved = json.load(handle)
+        self.cells = {path: Cell(*cell) for path, cell in saved["cells"].items()}
+        self.training, self.peak_rss = saved["training"], saved["peak_rss"]
+        self.seconds = saved["seconds"]
+        return True
 
     def run(self, paths=PATHS, progress=None):
         import keras
 
+        start = time.time()
+        self.x_train, self.y_train, self.x_eval, x_val, y_val = self.data
         keras.utils.set_random_seed(0)
         model = self.spec.build(self.variant)
         targets = _targets(self.spec, self.x_train, self.y_train)
-        if targets is not None:  # batches of 32
-            _fit(model, self.x_train, targets, len(self.x_train) // 32, _loss(self.spec),
-                 self.train_epochs)
+        if targets is not None:
+            self.training = _train(model, self.x_train, targets,
+                                   (x_val, _targets(self.spec, x_val, y_val)), _loss(self.spec))
         self.model = model
         for path in paths:
             if progress:
@@ -217,6 +296,51 @@ class ModelRun:
                 getattr(self, f"_{path}")()
             except Exception as err:  # noqa: BLE001 — the matrix records every failure
                 self.cells[path] = Cell(False, _error(err))
+        self.seconds = time.time() - start
+        return self
+
+    def run_isolated(self, paths=PATHS, eval_count=256, train_count=1024, progress=None,
+                     max_rss=None):
+        """:meth:`run` in a process of its own (``--cell``), stopped if its resident memory
+        passes ``max_rss`` bytes; the cells it did not finish hold why."""
+        if SPECS_BY_NAME.get(self.spec.builder) is not self.spec:
+            raise ValueError(f"run_isolated: spec {self.spec.builder!r} is not one of SPECS "
+                             "(the subprocess finds its spec by name).")
+        command = [sys.executable, "-m", "keras_adastride.tfmot.matrix", "--cell", self.spec.builder, self.variant,
+                   "--work-dir", self.work_dir, "--paths", *paths,
+                   "--eval-count", str(eval_count), "--train-count", str(train_count)]
+        state, running = {}, None
+        with open(os.path.join(self.work_dir, f"{self.key}.log"), "w") as log:
+            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
+            watch = _MemoryWatch(process, max_rss)
+            for line in process.stdout:
+                tag, _, body = line.partition(" ")
+                if tag == "STATE":
+                    state = json.loads(body)
+                elif tag == "PROGRESS":
+                    running = body.split()[-1]
+                    if progress:
+                        progress(body.strip())
+            process.wait()
+            watch.join()
+        self.cells = {path: Cell(*cell) for path, cell in state.get("cells", {}).items()}
+        self.pending = state.get("pending", {})
+        self.training, self.seconds = state.get("training"), state.get("seconds")
+        self.peak_rss = max(state.get("peak_rss", 0), watch.peak)
+        if watch.stopped_at:
+            reason = (f"process stopped: resident memory {watch.stopped_at / 2**30:.1f} GB > "
+                      f"{max_rss / 2**30:g} GB")
+        elif process.returncode:
+            with open(log.name) as handle:
+                lines = [line.strip() for line in handle if line.strip()]
+            reason = (f"process exited with status {process.returncode}: "
+                      f"{(lines or ['no output'])[-1][:300]}")
+        else:
+            reason = "not run"
+        for path in paths:
+            if path not in self.cells and path not in self.pending:
+                where = "" if running in (None, path) else f" (during {running})"
+                self.cells[path] = Cell(False, reason + where)
         return self
 
     # -- paths -----------------------------------------------------------------------------
@@ -339,6 +463,65 @@ class ModelRun:
             + f"; float ops: {', '.join(float_ops) or 'none'}")
 
 
+def _peak_rss():
+    """Peak resident memory of this process so far, in bytes (Linux: ``ru_maxrss`` in KiB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _rss(pid):
+    """Resident memory of process ``pid`` now, in bytes (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+class _MemoryWatch(threading.Thread):
+    """Samples a subprocess's resident memory twice a second; kills it past ``limit`` bytes."""
+
+    def __init__(self, process, limit=None):
+        super().__init__(daemon=True)
+        self.process, self.limit = process, limit
+        self.peak, self.stopped_at = 0, None
+        self.start()
+
+    def run(self):
+        while self.process.poll() is None:
+            rss = _rss(self.process.pid)
+            self.peak = max(self.peak, rss)
+            if self.limit and rss > self.limit:
+                self.stopped_at = rss
+                self.process.kill()
+                return
+            time.sleep(0.5)
+
+
+def _run_cell(builder, variant, work_dir, paths, eval_count, train_count):
+    """The ``--cell`` subprocess: one builder x variant; its state on stdout after each path
+    (``STATE {json}``, then ``PROGRESS <key> <path>``), so a stopped process leaves its cells."""
+    import tensorflow_model_optimization  # noqa: F401  (tf.keras is tf_keras from here on)
+
+    spec = SPECS_BY_NAME[builder]
+    run = ModelRun(spec, variant, work_dir, _data(spec, eval_count, train_count))
+
+    def report(label=None):
+        state = dict(cells={path: [c.ok, c.detail] for path, c in run.cells.items()},
+                     pending=run.pending, training=run.training, seconds=run.seconds,
+                     peak_rss=_peak_rss())
+        print("STATE " + json.dumps(state), flush=True)
+        if label:
+            print("PROGRESS " + label, flush=True)
+
+    run.run(paths, progress=report)
+    report()
+
+
 _CHECK_SCRIPT = r"""
 import json, sys
 import numpy as np
@@ -401,31 +584,60 @@ def check_out_of_process(runs, work_dir):
             run.cells[path] = Cell(ok, value)
 
 
+def _data(spec, eval_count, train_count):
+    """(x_train, y_train, x_eval, x_val, y_val): ``train_count`` test images, then
+    ``eval_count`` others (the paths' inputs), then :data:`VALIDATION_COUNT` (the training's)."""
+    x_train, y_train = _images(spec.input_shape, train_count)
+    x_eval, _ = _images(spec.input_shape, eval_count, offset=train_count)
+    x_val, y_val = _images(spec.input_shape, VALIDATION_COUNT, offset=train_count + eval_count)
+    return x_train, y_train, x_eval, x_val, y_val
+
+
 def run_matrix(specs=SPECS, paths=PATHS, work_dir=None, variants=None, eval_count=256,
-               train_count=1024, progress=None, on_builder_done=None):
+               train_count=1024, progress=None, on_builder_done=None, isolate=False,
+               max_rss=None, resume=False):
     """Run the matrix; returns ``[ModelRun]`` whose ``cells`` map path -> :class:`Cell`.
 
     ``variants``: optional ``{builder: (variant, ...)}`` restricting the variants of some
     builders (the tests' subset). ``on_builder_done(runs)`` is called after each builder (the
     script rewrites its table there, so a long run leaves its results as it goes).
+    ``isolate``: each builder x variant in a process of its own (specs of :data:`SPECS` only),
+    stopped past ``max_rss`` bytes of resident memory; else all in this process. Each
+    finished row is saved in ``work_dir``; ``resume`` takes the rows found there instead of
+    running them again (so builders run in separate invocations make one table).
     """
+    import gc
+
     import keras
     import tf_keras
 
-    work_dir = work_dir or tempfile.mkdtemp(prefix="deployment_matrix_")
+    work_dir = os.path.abspath(work_dir or tempfile.mkdtemp(prefix="deployment_matrix_"))
+    os.makedirs(work_dir, exist_ok=True)
     runs = []
     for spec in specs:
-        x_train, y_train = _images(spec.input_shape, train_count)
-        x_eval, _ = _images(spec.input_shape, eval_count, offset=train_count)
+        data = None if isolate else _data(spec, eval_count, train_count)
+        fresh = []
         for variant in (variants or {}).get(spec.builder, spec.variants):
-            run = ModelRun(spec, variant, work_dir, (x_train, y_train, x_eval))
-            runs.append(run.run(paths, progress))
+            run = ModelRun(spec, variant, work_dir, data)
+            runs.append(run)
+            if resume and run.load():
+                continue
+            fresh.append(run)
+            if isolate:
+                run.run_isolated(paths, eval_count, train_count, progress, max_rss)
+                continue
+            run.run(paths, progress)
             run.model = run.twin = None
             keras.backend.clear_session()
             tf_keras.backend.clear_session()
+            gc.collect()
+            run.peak_rss = _peak_rss()
         if progress:
             progress(f"{spec.builder}: out-of-process checks (.keras, SavedModel)")
-        check_out_of_process([run for run in runs if run.spec is spec], work_dir)
+        check_out_of_process(fresh, work_dir)
+        for run in fresh:
+            run.pending = {}
+            run.save()
         if on_builder_done:
             on_builder_done(runs)
     return runs
@@ -434,9 +646,14 @@ def run_matrix(specs=SPECS, paths=PATHS, work_dir=None, variants=None, eval_coun
 HEADER = """# Deployment matrix: every builder x variant x path
 
 Generated by `python -m keras_adastride.tfmot.matrix --write docs/DEPLOYMENT_MATRIX.md`; do not
-edit by hand. Each builder at its smallest trainable size (the `input` column), trained for
-{epochs} epochs on {train} real Fashion-MNIST images resized to it (segmentation: the garment's
-pixels as the mask; YOLOX untrained: it has no loss here, its own outputs are its QAT targets).
+edit by hand. Each builder at its smallest trainable size (the `input` column; `alpha` 0.25 for
+the VGG / ResNet widths, 0.25 for MobileNet, `base_filters=4` for U-Net, YOLOX `depth=0.33,
+width=0.125`: `SPECS` in `keras_adastride/tfmot/matrix.py`), trained on {train} real
+Fashion-MNIST images resized to it (segmentation: the garment's pixels as the mask) for at least
+{min_epochs} epochs and then until its accuracy on {val} held-out images reaches {accuracy:.0%},
+at most {max_epochs} (the `training` column: epochs, held-out accuracy). YOLOX is untrained: it has
+no loss here, its own outputs are its QAT targets. Each row runs in a process of its own
+(`peak memory`: that process's peak resident memory; one is stopped past 5 GB).
 Paths:
 
 - **keras**: `.keras` saved, loaded in a fresh process, outputs compared (max abs diff <= 1e-5).
@@ -457,25 +674,36 @@ Paths:
 """
 
 
-def markdown(runs, eval_count=256, train_count=1024, seconds=None):
-    lines = [HEADER.format(eval=eval_count, train=train_count, epochs=TRAIN_EPOCHS)]
+def _training(run):
+    if run.training is None:
+        return "untrained"
+    epochs, accuracy = run.training
+    return f"{epochs} epochs, {accuracy:.0%}"
+
+
+def markdown(runs, eval_count=256, train_count=1024):
+    lines = [HEADER.format(eval=eval_count, train=train_count, min_epochs=MIN_TRAIN_EPOCHS,
+                           max_epochs=MAX_TRAIN_EPOCHS, val=VALIDATION_COUNT,
+                           accuracy=TRAIN_ACCURACY)]
     cells = [cell for run in runs for cell in run.cells.values()]
     summary = f"{sum(c.ok for c in cells)} of {len(cells)} cells ok"
-    if seconds is not None:
-        summary += f" ({seconds / 60:.0f} minutes on a shared 2-core CPU)"
-    lines += [summary + ".", "", "| model | input | variant | " + " | ".join(PATHS) + " |",
-              "| --- | --- | --- |" + " --- |" * len(PATHS)]
+    seconds = sum(run.seconds or 0 for run in runs)
+    if seconds:
+        summary += (f" ({seconds / 60:.0f} minutes of row processes on a shared 2-core CPU, "
+                    "besides the out-of-process checks)")
+    lines += [summary + ".", "",
+              "| model | input | variant | training | " + " | ".join(PATHS) + " | peak memory |",
+              "| --- | --- | --- | --- |" + " --- |" * len(PATHS) + " --- |"]
     for run in runs:
         shape = "x".join(str(s) for s in run.spec.input_shape)
-        row = [run.spec.builder, shape, run.variant]
+        row = [run.spec.builder, shape, run.variant, _training(run)]
         row += [run.cells[p].markdown() if p in run.cells else "" for p in PATHS]
+        row.append(f"{run.peak_rss / 2**30:.1f} GB" if run.peak_rss else "")
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
 
 
 def main(argv=None):
-    import tensorflow_model_optimization  # noqa: F401  (tf.keras is tf_keras from here on)
-
     from keras_adastride.models.__main__ import _progress_bar
 
     parser = argparse.ArgumentParser(prog="python -m keras_adastride.tfmot.matrix",
@@ -484,7 +712,24 @@ def main(argv=None):
     parser.add_argument("--write", metavar="PATH", help="also write the table to PATH")
     parser.add_argument("--models", nargs="+", metavar="NAME", help="only these builders")
     parser.add_argument("--work-dir", help="where the files go (default: a temporary folder)")
+    parser.add_argument("--max-rss-gb", type=float, default=5.0,
+                        help="stop a builder x variant process past this resident memory")
+    parser.add_argument("--resume", action="store_true",
+                        help="take the rows already finished in --work-dir from there")
+    parser.add_argument("--in-process", action="store_true",
+                        help="run every builder x variant in this process (memory grows)")
+    # The --cell subprocess of run_isolated.
+    parser.add_argument("--cell", nargs=2, metavar=("BUILDER", "VARIANT"), help=argparse.SUPPRESS)
+    parser.add_argument("--paths", nargs="+", default=PATHS, help=argparse.SUPPRESS)
+    parser.add_argument("--eval-count", type=int, default=256, help=argparse.SUPPRESS)
+    parser.add_argument("--train-count", type=int, default=1024, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.cell:
+        _run_cell(*args.cell, args.work_dir, tuple(args.paths), args.eval_count,
+                  args.train_count)
+        return 0
+    if args.in_process:
+        import tensorflow_model_optimization  # noqa: F401  (tf.keras is tf_keras from here on)
     specs = SPECS
     if args.models:
         unknown = set(args.models) - {s.builder for s in SPECS}
@@ -493,12 +738,13 @@ def main(argv=None):
                          f"{sorted(s.builder for s in SPECS)}")
         specs = tuple(s for s in SPECS if s.builder in args.models)
     total = sum(len(s.variants) * len(PATHS) + 1 for s in specs)
-    start = time.time()
+    if args.resume and not args.work_dir:
+        parser.error("--resume needs --work-dir (where the earlier rows are)")
 
     def write(runs, final=False):
         if not args.write:
             return
-        text = markdown(runs, seconds=time.time() - start)
+        text = markdown(runs)
         done = {run.spec.builder for run in runs}
         missing = [s.builder for s in specs if s.builder not in done]
         if missing and not final:
@@ -508,9 +754,10 @@ def main(argv=None):
 
     with _progress_bar(total, desc="matrix") as progress:
         runs = run_matrix(specs, work_dir=args.work_dir, progress=progress,
-                          on_builder_done=write)
+                          on_builder_done=write, isolate=not args.in_process,
+                          max_rss=args.max_rss_gb * 2**30, resume=args.resume)
     write(runs, final=True)
-    print(markdown(runs, seconds=time.time() - start), end="")
+    print(markdown(runs), end="")
     return 0
 
 

@@ -64,3 +64,45 @@ def test_agreement_counts_decisive_positions_and_ties():
     overall, decisive_agreement, decisive, margin = matrix._agreement(got, reference)
     assert (overall, decisive_agreement, decisive) == (0.5, 0.5, 0.5)
     assert margin == pytest.approx(0.4)  # the largest margin where they differ: row 2
+
+
+def test_batch_norm_statistics_settle_to_the_batch(rng):
+    # Reference: NumPy's mean and variance of the BatchNormalization's input over N, H, W.
+    inputs = keras.Input((6, 6, 2))
+    features = keras.layers.Conv2D(3, 3, name="conv")(inputs)
+    model = keras.Model(inputs, keras.layers.BatchNormalization(name="bn")(features))
+    x = rng.normal(size=(64, 6, 6, 2)).astype("float32") * 0.01
+    matrix._settle_batch_norms(model, x)
+    conv = keras.Model(inputs, features).predict(x, verbose=0)
+    bn = model.get_layer("bn")
+    np.testing.assert_allclose(bn.moving_mean.numpy(), conv.mean((0, 1, 2)), atol=1e-6)
+    np.testing.assert_allclose(bn.moving_variance.numpy(), conv.var((0, 1, 2)), rtol=1e-3)
+    assert bn.momentum == 0.99  # restored
+
+
+def test_rows_run_in_their_own_process_and_resume(tmp_path):
+    # The script's mode: a SPECS builder in a subprocess (one cheap path), its row saved.
+    spec = matrix.SPECS_BY_NAME["dilated_vgg"]
+    work = str(tmp_path)
+    (run,) = matrix.run_matrix([spec], paths=("tflite",), work_dir=work,
+                               variants={"dilated_vgg": ("cas",)}, isolate=True,
+                               max_rss=5 * 2**30)
+    assert run.cells["tflite"].ok, run.cells["tflite"].detail
+    epochs, accuracy = run.training
+    assert matrix.MIN_TRAIN_EPOCHS <= epochs <= matrix.MAX_TRAIN_EPOCHS and 0 <= accuracy <= 1
+    assert 2**27 < run.peak_rss < 5 * 2**30  # the subprocess's, not this process's
+    (again,) = matrix.run_matrix([spec], paths=("tflite",), work_dir=work,
+                                 variants={"dilated_vgg": ("cas",)}, isolate=True, resume=True)
+    # Read back from the work folder, not run again.
+    assert again.cells == run.cells and list(again.training) == list(run.training)
+    assert again.seconds == run.seconds
+
+
+def test_a_process_past_the_memory_limit_is_stopped(tmp_path):
+    spec = matrix.SPECS_BY_NAME["dilated_vgg"]
+    run = matrix.ModelRun(spec, "cas", str(tmp_path))
+    run.run_isolated(paths=("tflite", "qat_int8"), max_rss=50 * 2**20)  # stopped at import
+    for path in ("tflite", "qat_int8"):
+        assert not run.cells[path].ok
+        assert "process stopped: resident memory" in run.cells[path].detail
+        assert run.cells[path].detail.endswith("GB > 0.0488281 GB")
