@@ -260,11 +260,12 @@ class ModelRun:
         return os.path.join(self.work_dir, f"{self.key}.json")
 
     def save(self):
-        """Its finished cells to ``<work_dir>/<key>.json`` (what :meth:`load` reads back)."""
+        """Its cells and pending checks to ``<work_dir>/<key>.json`` (what :meth:`load` reads
+        back)."""
         with open(self._result_file, "w") as handle:
             json.dump(dict(cells={p: [c.ok, c.detail] for p, c in self.cells.items()},
-                           training=self.training, peak_rss=self.peak_rss,
-                           seconds=self.seconds), handle)
+                           pending=self.pending, training=self.training,
+                           peak_rss=self.peak_rss, seconds=self.seconds), handle)
 
     def load(self):
         """The cells of an earlier run in the same ``work_dir``; False if there is none."""
@@ -273,6 +274,7 @@ class ModelRun:
         with open(self._result_file) as handle:
             saved = json.load(handle)
         self.cells = {path: Cell(*cell) for path, cell in saved["cells"].items()}
+        self.pending = saved["pending"]
         self.training, self.peak_rss = saved["training"], saved["peak_rss"]
         self.seconds = saved["seconds"]
         return True
@@ -616,26 +618,26 @@ def run_matrix(specs=SPECS, paths=PATHS, work_dir=None, variants=None, eval_coun
     runs = []
     for spec in specs:
         data = None if isolate else _data(spec, eval_count, train_count)
-        fresh = []
         for variant in (variants or {}).get(spec.builder, spec.variants):
             run = ModelRun(spec, variant, work_dir, data)
             runs.append(run)
             if resume and run.load():
                 continue
-            fresh.append(run)
             if isolate:
                 run.run_isolated(paths, eval_count, train_count, progress, max_rss)
-                continue
-            run.run(paths, progress)
-            run.model = run.twin = None
-            keras.backend.clear_session()
-            tf_keras.backend.clear_session()
-            gc.collect()
-            run.peak_rss = _peak_rss()
+            else:
+                run.run(paths, progress)
+                run.model = run.twin = None
+                keras.backend.clear_session()
+                tf_keras.backend.clear_session()
+                gc.collect()
+                run.peak_rss = _peak_rss()
+            run.save()
         if progress:
             progress(f"{spec.builder}: out-of-process checks (.keras, SavedModel)")
-        check_out_of_process(fresh, work_dir)
-        for run in fresh:
+        checked = [run for run in runs if run.spec is spec and run.pending]
+        check_out_of_process(checked, work_dir)
+        for run in checked:
             run.pending = {}
             run.save()
         if on_builder_done:
