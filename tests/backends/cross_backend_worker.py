@@ -4,7 +4,7 @@
                  predictions -> FOLDER/<backend>.npz
     load FOLDER: -> FOLDER/loaded_by_<backend>.json with
                  "imported": the heavy modules ``import keras_adastride`` (and its models,
-                 layers, flops, data, experiments) pulled in;
+                 layers, flops, data, experiments, detection, segmentation, retrofit) pulled in;
                  "differences": {saved under: largest |difference| of this backend's predictions
                  from the loaded .keras file to the saving backend's};
                  "trained": True once a small CAS model trained, was measured (effective
@@ -42,7 +42,10 @@ def load(folder):
 
     import keras_adastride  # noqa: F401
     import keras_adastride.data  # noqa: F401
+    import keras_adastride.detection  # noqa: F401
     import keras_adastride.experiments  # noqa: F401
+    import keras_adastride.retrofit  # noqa: F401
+    import keras_adastride.segmentation  # noqa: F401
     from keras_adastride import flops, models
     from keras_adastride.experiments.train import effective_strides
     from layer_references import random_images
