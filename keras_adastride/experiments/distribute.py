@@ -51,7 +51,12 @@ def tf_config():
 #: ``Trainer._maybe_symbolic_build`` hands the first ``(x, y)`` batch to ``strategy.reduce``,
 #: which the multi-worker strategy refuses for a nested value ("Attempt to convert a value
 #: (PerReplica ...) to a Tensor"); measured on Keras 3.15 / TF 2.21 with a one-Dense-layer model
-#: and ``fit(x, y)`` on two local workers, so it is not this package's models or data.
+#: and ``fit(x, y)`` on two local workers, so it is not this package's models or data. Tried
+#: without patching Keras, same error: building the model, optimizer, compiled loss and metrics
+#: before ``fit`` (the reduce of the first batch comes before the built check), and feeding
+#: ``strategy.experimental_distribute_dataset`` (its batches are PerReplica too). With the
+#: private ``model._distribute_strategy`` cleared the build is skipped, but the train step then
+#: fails in a metric reduction ("Invalid reduction dimension 0 for input with 0 dimensions").
 MULTI_WORKER_BROKEN_UP_TO = (3, 15)
 
 
