@@ -96,6 +96,12 @@ def test_rows_run_in_their_own_process_and_resume(tmp_path):
     # Read back from the work folder, not run again.
     assert again.cells == run.cells and list(again.training) == list(run.training)
     assert again.seconds == run.seconds
+    # Only reading: a builder without saved rows is left out, nothing runs.
+    small_vgg = matrix.SPECS_BY_NAME["small_vgg"]
+    (read,) = matrix.run_matrix([spec, small_vgg], paths=("tflite",), work_dir=work,
+                                variants={"dilated_vgg": ("cas",)}, resume=True,
+                                run_missing=False)
+    assert read.spec is spec and read.cells == run.cells
 
 
 def test_a_process_past_the_memory_limit_is_stopped(tmp_path):
