@@ -46,12 +46,36 @@ def value_and_gradients(loss_fn, variables):
     elif backend == "jax":
         import jax
 
-        def stateless_loss(values):
-            mapping = list(zip(variables, values))
-            with keras.StatelessScope(state_mapping=mapping, collect_losses=True):
-                return loss_fn()
-
-        value, grads = jax.value_and_grad(stateless_loss)([v.value for v in variables])
+        value, grads = jax.value_and_grad(_stateless(loss_fn, variables))(
+            [v.value for v in variables])
     else:
         raise NotImplementedError(f"no gradient helper for the {backend!r} backend")
+    return _as_numpy(value, grads)
+
+
+def repeated_value_and_gradients(loss_fn, variables):
+    """A function of no argument that returns ``value_and_gradients(loss_fn, variables)`` for
+    the variables' current values, for loops of many steps: on JAX compiled once by ``jax.jit``
+    (an eager step re-traces ``loss_fn`` op by op each time), elsewhere the eager helper."""
+    variables = list(variables)
+    if keras.backend.backend() != "jax":
+        return lambda: value_and_gradients(loss_fn, variables)
+    import jax
+
+    compiled = jax.jit(jax.value_and_grad(_stateless(loss_fn, variables)))
+    return lambda: _as_numpy(*compiled([v.value for v in variables]))
+
+
+def _stateless(loss_fn, variables):
+    """``loss_fn`` as a pure function of the variables' values (JAX)."""
+
+    def stateless_loss(values):
+        mapping = list(zip(variables, values))
+        with keras.StatelessScope(state_mapping=mapping, collect_losses=True):
+            return loss_fn()
+
+    return stateless_loss
+
+
+def _as_numpy(value, grads):
     return float(to_numpy(value)), [None if g is None else to_numpy(g) for g in grads]

@@ -15,7 +15,7 @@ import pytest
 from keras_adastride.cli import main
 
 FLAGS = ["--dataset", "digits", "--model", "dilated_vgg", "--variants", "original,cas",
-         "--seeds", "2", "--epochs", "3", "--train-subset", "96", "--val-subset", "32",
+         "--seeds", "2", "--epochs", "2", "--train-subset", "96", "--val-subset", "32",
          "--test-subset", "64", "--batch-size", "8", "--learning-rate", "0.01",
          "--gate-images", "2", "--verbose", "0"]
 
@@ -104,4 +104,4 @@ def test_another_configuration_on_the_same_output_is_refused(tmp_path, capsys):
     assert error.value.code == 2
     message = capsys.readouterr().err
     assert f"output {output!r} holds the runs of a different configuration" in message
-    assert "epochs: 5 there, 3 now" in message
+    assert "epochs: 5 there, 2 now" in message

@@ -8,7 +8,7 @@ import pytest
 
 import keras
 
-from backend_neutral import to_numpy, value_and_gradients
+from backend_neutral import repeated_value_and_gradients, to_numpy, value_and_gradients
 from keras_adastride import CAS, PAS, SpaceToDepthConv, StrideGate
 from layer_references import random_images
 
@@ -139,8 +139,9 @@ def _train_on_budget_loss(layer, x, steps):
         layer(x, training=True)
         return layer.losses[0]
 
+    step = repeated_value_and_gradients(budget_loss, layer.trainable_weights)
     for _ in range(steps):
-        loss, grads = value_and_gradients(budget_loss, layer.trainable_weights)
+        loss, grads = step()
         losses.append(loss)
         optimizer.apply([keras.ops.convert_to_tensor(g) for g in grads], layer.trainable_weights)
     return losses
