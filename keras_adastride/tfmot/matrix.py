@@ -32,6 +32,7 @@ import argparse
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -359,12 +360,15 @@ class ModelRun:
         self.pending["keras"] = dict(file=path, samples=f"{self.key}_keras.npz")
 
     def _export(self):
-        """The TF Serving SavedModel (the savedmodel and tflite paths share it)."""
+        """The TF Serving SavedModel (the savedmodel and tflite paths share it). An export of
+        this row already in ``work_dir`` is a killed run's (a finished row is resumed, not run):
+        it is replaced (``export_model`` never overwrites a version)."""
         if getattr(self, "export_dir", None) is None:
             from keras_adastride.serving import export_model
 
-            self.export_dir = export_model(self.model, os.path.join(self.work_dir, "serving"),
-                                           self.key, 1)
+            base = os.path.join(self.work_dir, "serving")
+            shutil.rmtree(os.path.join(base, self.key), ignore_errors=True)
+            self.export_dir = export_model(self.model, base, self.key, 1)
         return self.export_dir
 
     def _savedmodel(self):

@@ -112,3 +112,17 @@ def test_a_process_past_the_memory_limit_is_stopped(tmp_path):
         assert not run.cells[path].ok
         assert "process stopped: resident memory" in run.cells[path].detail
         assert run.cells[path].detail.endswith("GB > 0.0488281 GB")
+
+
+def test_a_killed_runs_export_is_replaced(tmp_path):
+    # A killed row process leaves serving/<key>/1; the row's next run must replace it.
+    inputs = keras.Input((4, 4, 1))
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 3, name="conv")(inputs))
+    run = matrix.ModelRun(SPEC, "mixed", str(tmp_path))
+    leftover = tmp_path / "serving" / run.key / "1"
+    leftover.mkdir(parents=True)
+    (leftover / "partial").write_text("from a killed run")
+    run.model = model
+    export_dir = run._export()
+    assert export_dir == str(leftover)
+    assert not (leftover / "partial").exists() and (leftover / "saved_model.pb").exists()
