@@ -737,10 +737,11 @@ def markdown(runs, eval_count=256, train_count=1024):
                            accuracy=TRAIN_ACCURACY)]
     cells = [cell for run in runs for cell in run.cells.values()]
     summary = f"{sum(c.ok for c in cells)} of {len(cells)} cells ok"
-    seconds = sum(run.seconds or 0 for run in runs)
-    if seconds:
-        summary += (f" ({seconds / 60:.0f} minutes of row processes on a shared 2-core CPU, "
-                    "besides the out-of-process checks)")
+    timed = [run for run in runs if run.seconds]
+    if timed:
+        rows = "" if len(timed) == len(runs) else f" for the {len(timed)} rows timed"
+        summary += (f" ({sum(run.seconds for run in timed) / 60:.0f} minutes of row processes"
+                    f"{rows} on a shared 2-core CPU, besides the out-of-process checks)")
     lines += [summary + ".", "",
               "| model | input | variant | training | " + " | ".join(PATHS) + " | peak memory |",
               "| --- | --- | --- | --- |" + " --- |" * len(PATHS) + " --- |"]
