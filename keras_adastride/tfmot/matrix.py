@@ -719,7 +719,8 @@ Paths:
   must be at least half) >= 99%, and on all (a tie in the QAT output counts as agreement);
   where they differ, the largest top-1 margin of the QAT model there (how near a tie); where
   below 99%, the QAT model's agreement with itself under input noise of ±0.5/255 (half a uint8
-  step: the net's own floor, docs/TFMOT.md); the ops left in float (besides the input QUANTIZE). A BatchNormalization after CAS stays a float MUL + ADD; after SPD-Conv it folds
+  step: the net's own floor, docs/TFMOT.md); the ops left in float (besides the input
+  QUANTIZE). A BatchNormalization after CAS stays a float MUL + ADD; after SPD-Conv it folds
   into the int8 conv (docs/TFMOT.md).
 """
 
