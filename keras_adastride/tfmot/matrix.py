@@ -8,7 +8,8 @@ Fashion-MNIST images resized to its input, so that its outputs have margins):
     keras       ``model.save(.keras)``, loaded in a fresh process: outputs equal (<= 1e-5)
     savedmodel  ``keras_adastride.serving.export_model`` (refuses XLA attributes), loaded in a
                 process where ``keras_adastride`` cannot be imported: outputs equal (<= 1e-5)
-    tflite      float TFLite of the Keras 3 model: outputs within 1e-5 (relative to the largest)
+    tflite      float TFLite of the Keras 3 model: outputs within 1e-5 (relative to the largest);
+                where they are not, TFLite's outputs within 1e-5 of the float64 evaluation
     pruning     ``to_tf_keras``, TFMOT magnitude pruning to 50%, ``strip_pruning``,
                 ``to_keras3``, saved as .keras: every pruned kernel's sparsity, measured on the
                 weights loaded back from that file, within 1 point of 50%
@@ -32,6 +33,7 @@ import argparse
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -187,6 +189,17 @@ def _agreement(got, reference):
     agree, decisive = np.concatenate(agree), np.concatenate(decisive)
     return (float(agree.mean()), float(agree[decisive].mean()) if decisive.any() else 0.0,
             float(decisive.mean()), float(max(margins)) if margins else None)
+
+
+def _noise_floor(model, x, reference):
+    """Top-1 agreement (decisive positions) of ``model`` with its own ``reference`` outputs when
+    every input pixel moves by uniform noise of at most half a uint8 step (±0.5/255; seed 0).
+
+    Below the input's own 8-bit resolution, so no int8 conversion can be expected to agree
+    better: a QAT MobileNet (46% held-out accuracy) kept its top-1 on 75% of its decisive images
+    (its int8 file agreed on 86%)."""
+    noise = np.random.default_rng(0).uniform(-0.5 / 255, 0.5 / 255, x.shape).astype(x.dtype)
+    return _agreement(model.predict(x + noise, verbose=0), reference)[1]
 
 
 def _fit(model, x, targets, steps, loss):
@@ -359,12 +372,15 @@ class ModelRun:
         self.pending["keras"] = dict(file=path, samples=f"{self.key}_keras.npz")
 
     def _export(self):
-        """The TF Serving SavedModel (the savedmodel and tflite paths share it)."""
+        """The TF Serving SavedModel (the savedmodel and tflite paths share it). An export of
+        this row already in ``work_dir`` is a killed run's (a finished row is resumed, not run):
+        it is replaced (``export_model`` never overwrites a version)."""
         if getattr(self, "export_dir", None) is None:
             from keras_adastride.serving import export_model
 
-            self.export_dir = export_model(self.model, os.path.join(self.work_dir, "serving"),
-                                           self.key, 1)
+            base = os.path.join(self.work_dir, "serving")
+            shutil.rmtree(os.path.join(base, self.key), ignore_errors=True)
+            self.export_dir = export_model(self.model, base, self.key, 1)
         return self.export_dir
 
     def _savedmodel(self):
@@ -380,8 +396,30 @@ class ModelRun:
         expected = self.model.predict(x, verbose=0)
         got = tflite_outputs(float_tflite(self._export()), x)
         diff = _max_diff(got, expected) / _scale(expected)
-        ok = diff <= 1e-5
-        self.cells["tflite"] = Cell(ok, f"max diff {diff:.1e}" + ("" if ok else " > 1e-5"))
+        if diff <= 1e-5:
+            self.cells["tflite"] = Cell(True, f"max diff {diff:.1e}")
+            return
+        # Two float32 evaluations, each off the exact result by its own rounding: the float64
+        # evaluation of the same net decides whether TFLite's is the one that is off.
+        exact = self._float64().predict(x.astype("float64"), verbose=0)
+        off, keras_off = (_max_diff(o, exact) / _scale(exact) for o in (got, expected))
+        ok = off <= 1e-5
+        self.cells["tflite"] = Cell(
+            ok, f"max diff {diff:.1e} from Keras; from float64: TFLite {off:.1e}"
+            + ("" if ok else " > 1e-5") + f", Keras {keras_off:.1e}")
+
+    def _float64(self):
+        """The model built again in float64 (``keras.config.set_dtype_policy``), its weights."""
+        import keras
+
+        policy = keras.config.dtype_policy()
+        keras.config.set_dtype_policy("float64")
+        try:
+            model = self.spec.build(self.variant)
+        finally:
+            keras.config.set_dtype_policy(policy)
+        model.set_weights([np.asarray(w, "float64") for w in self.model.get_weights()])
+        return model
 
     def _twin(self):
         """The tf_keras twin (pruning and QAT clone it, so one serves both)."""
@@ -454,15 +492,17 @@ class ModelRun:
         int8 = to_tflite(qat, quantize=True)
         float_ops = sorted({name for name, dtype in tflite_op_types(int8)
                             if dtype == "float32" and name != "QUANTIZE"})
-        overall, agreement, decisive, margin = _agreement(
-            tflite_outputs(int8, self.x_eval), qat.predict(self.x_eval, verbose=0))
+        reference = qat.predict(self.x_eval, verbose=0)
+        overall, agreement, decisive, margin = _agreement(tflite_outputs(int8, self.x_eval),
+                                                          reference)
         ok = agreement >= AGREEMENT and decisive >= MIN_DECISIVE
         problem = "" if ok else (f" < {AGREEMENT:.0%}" if decisive >= MIN_DECISIVE
                                  else f"; decisive < {MIN_DECISIVE:.0%}")
+        floor = "" if ok else f"; {_noise_floor(qat, self.x_eval, reference):.1%} under input noise"
         self.cells["qat_int8"] = Cell(
             ok, f"top-1 {agreement:.1%} of the {decisive:.0%} decisive{problem}, {overall:.1%} "
             + "of all" + ("" if margin is None else f" (differing at margins <= {margin:.2g})")
-            + f"; float ops: {', '.join(float_ops) or 'none'}")
+            + floor + f"; float ops: {', '.join(float_ops) or 'none'}")
 
 
 def _peak_rss():
@@ -666,7 +706,9 @@ Paths:
 - **keras**: `.keras` saved, loaded in a fresh process, outputs compared (max abs diff <= 1e-5).
 - **savedmodel**: `keras_adastride.serving.export_model` (it refuses XLA attributes), loaded and
   run in a process where `keras_adastride` cannot be imported (max abs diff <= 1e-5).
-- **tflite**: float TFLite of that SavedModel (max abs diff / max(1, max |output|) <= 1e-5).
+- **tflite**: float TFLite of that SavedModel (max abs diff / max(1, max |output|) <= 1e-5); where
+  it differs more from Keras, the same net evaluated in float64 decides: TFLite's outputs within
+  1e-5 of it (both float32 evaluations' distances given; docs/TFMOT.md).
 - **pruning**: `kat.to_tf_keras`, TFMOT magnitude pruning to 50% (constant schedule), strip,
   `kat.to_keras3`, saved as `.keras`; zeros of every pruned kernel counted on the weights loaded
   back from that file (each within 1 point of 50%).
@@ -675,8 +717,10 @@ Paths:
   segmentation and YOLOX maps) agreement with the QAT Keras model on {eval} other real images:
   on the *decisive* positions (the QAT model's top-1 margin >= 5% of its output's range; they
   must be at least half) >= 99%, and on all (a tie in the QAT output counts as agreement);
-  where they differ, the largest top-1 margin of the QAT model there (how near a tie); the
-  ops left in float (besides the input QUANTIZE). A BatchNormalization after CAS stays a float MUL + ADD; after SPD-Conv it folds
+  where they differ, the largest top-1 margin of the QAT model there (how near a tie); where
+  below 99%, the QAT model's agreement with itself under input noise of ±0.5/255 (half a uint8
+  step: the net's own floor, docs/TFMOT.md); the ops left in float (besides the input
+  QUANTIZE). A BatchNormalization after CAS stays a float MUL + ADD; after SPD-Conv it folds
   into the int8 conv (docs/TFMOT.md).
 """
 
@@ -694,10 +738,11 @@ def markdown(runs, eval_count=256, train_count=1024):
                            accuracy=TRAIN_ACCURACY)]
     cells = [cell for run in runs for cell in run.cells.values()]
     summary = f"{sum(c.ok for c in cells)} of {len(cells)} cells ok"
-    seconds = sum(run.seconds or 0 for run in runs)
-    if seconds:
-        summary += (f" ({seconds / 60:.0f} minutes of row processes on a shared 2-core CPU, "
-                    "besides the out-of-process checks)")
+    timed = [run for run in runs if run.seconds]
+    if timed:
+        rows = "" if len(timed) == len(runs) else f" for the {len(timed)} rows timed"
+        summary += (f" ({sum(run.seconds for run in timed) / 60:.0f} minutes of row processes"
+                    f"{rows} on a shared 2-core CPU, besides the out-of-process checks)")
     lines += [summary + ".", "",
               "| model | input | variant | training | " + " | ".join(PATHS) + " | peak memory |",
               "| --- | --- | --- | --- |" + " --- |" * len(PATHS) + " --- |"]

@@ -112,3 +112,42 @@ def test_a_process_past_the_memory_limit_is_stopped(tmp_path):
         assert not run.cells[path].ok
         assert "process stopped: resident memory" in run.cells[path].detail
         assert run.cells[path].detail.endswith("GB > 0.0488281 GB")
+
+
+def test_a_killed_runs_export_is_replaced(tmp_path):
+    # A killed row process leaves serving/<key>/1; the row's next run must replace it.
+    inputs = keras.Input((4, 4, 1))
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 3, name="conv")(inputs))
+    run = matrix.ModelRun(SPEC, "mixed", str(tmp_path))
+    leftover = tmp_path / "serving" / run.key / "1"
+    leftover.mkdir(parents=True)
+    (leftover / "partial").write_text("from a killed run")
+    run.model = model
+    export_dir = run._export()
+    assert export_dir == str(leftover)
+    assert not (leftover / "partial").exists() and (leftover / "saved_model.pb").exists()
+
+
+def test_float64_evaluation_of_a_row(rng):
+    # The tflite cell's arbiter: the same net and weights, every variable and output float64.
+    run = matrix.ModelRun(SPEC, "mixed", "unused")
+    run.model = SPEC.build("mixed")
+    x = rng.uniform(size=(4, 16, 16, 1)).astype("float32")
+    exact = run._float64()
+    assert {w.dtype for w in exact.weights} == {"float64"}
+    assert keras.config.dtype_policy().name == "float32"  # restored
+    np.testing.assert_allclose(exact.predict(x.astype("float64"), verbose=0),
+                               run.model.predict(x, verbose=0), atol=1e-5)
+
+
+def test_noise_floor_of_a_net_near_its_decision():
+    # A net that picks the sign of 100 x the pixel sum: the noise (up to 4 x 0.5/255) outweighs
+    # sums of up to 1/255 on some decisive rows and not on others.
+    inputs = keras.Input((4,))
+    centred = keras.layers.Dense(1, kernel_initializer=keras.initializers.Constant(100.0),
+                                 bias_initializer="zeros")(inputs)
+    sign = keras.Model(inputs, keras.layers.Concatenate()([centred, -centred]))
+    x = np.zeros((64, 4), "float32")
+    x[:, 0] = np.linspace(-1, 1, 64) / 255
+    assert 0.0 < matrix._noise_floor(sign, x, sign.predict(x, verbose=0)) < 0.95
+    assert matrix._noise_floor(sign, x * 255, sign.predict(x * 255, verbose=0)) == 1.0
