@@ -21,6 +21,11 @@ from keras_adastride.detection.grid import (LEVELS, STRIDES, anchor_points, deco
                                             flatten_levels)
 
 
+def class_scores(raw):
+    """``σ(obj) · σ(cls)`` per anchor and class: raw maps (..., 4 + 1 + C) -> (..., C)."""
+    return ops.sigmoid(raw[..., 4:5]) * ops.sigmoid(raw[..., 5:])
+
+
 @keras.saving.register_keras_serializable(package="keras_adastride")
 class DetectionDecoder(keras.layers.Layer):
     """Raw ``{"p3", "p4", "p5"}`` maps -> ``{"boxes", "classes", "scores", "valid_detections"}``.
@@ -62,7 +67,7 @@ class DetectionDecoder(keras.layers.Layer):
         if self.clip_boxes:
             limits = ops.convert_to_tensor([image_width, image_height] * 2, "float32")
             boxes = ops.minimum(ops.maximum(boxes, 0.0), limits)
-        scores = ops.sigmoid(raw[..., 4:5]) * ops.sigmoid(raw[..., 5:])
+        scores = class_scores(raw)
         nms = tf.image.combined_non_max_suppression(
             boxes[:, :, None, :], scores, max_output_size_per_class=self.max_detections,
             max_total_size=self.max_detections, iou_threshold=self.iou_threshold,

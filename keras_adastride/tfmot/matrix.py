@@ -16,7 +16,8 @@ Fashion-MNIST images resized to its input, so that its outputs have margins):
     qat_int8    ``to_tf_keras``, ``quantize_annotate_model`` / ``quantize_apply``, a few QAT
                 steps, int8 TFLite from the QAT ranges: top-1 (argmax over the last axis, per
                 position for maps) agrees with the QAT Keras model on >= 99% of the evaluation
-                images; the ops left in float are listed
+                images (detection: >= 99% of the anchor x class scores within 5% of their
+                range, :func:`_score_agreement`); the ops left in float are listed
 
 A cell that fails holds the exact error. The two out-of-process checks run once per builder,
 in one subprocess (SavedModels first, with ``keras_adastride`` blocked; then the .keras files).
@@ -47,6 +48,7 @@ PATHS = ("keras", "savedmodel", "tflite", "pruning", "qat_int8")
 AGREEMENT = 0.99  # top-1 agreement of int8 TFLite with the QAT model, on decisive positions
 DECISIVE = 0.05  # a position is decisive if its top-1 margin is >= 5% of the output's range
 MIN_DECISIVE = 0.5  # fewer decisive positions than this fraction: the measure says nothing
+SCORE_TOLERANCE = 0.05  # detection: a score agrees if within 5% of the reference's score range
 SPARSITY = 0.5
 #: float training before the paths, so that top-1 agreement measures quantization and not the
 #: order of near-equal classes of a net that has not learned yet: at least MIN_TRAIN_EPOCHS,
@@ -189,6 +191,27 @@ def _agreement(got, reference):
     agree, decisive = np.concatenate(agree), np.concatenate(decisive)
     return (float(agree.mean()), float(agree[decisive].mean()) if decisive.any() else 0.0,
             float(decisive.mean()), float(max(margins)) if margins else None)
+
+
+def _score_agreement(got, reference):
+    """Detection: the fraction of anchor x class scores ``σ(obj) · σ(cls)`` (the decoder's
+    :func:`~keras_adastride.detection.decode.class_scores`, what NMS thresholds and ranks) of
+    ``got`` within ``SCORE_TOLERANCE`` times the reference's score range (max - min over all
+    maps and images) of the reference's: ``(fraction, largest difference / range, range)``.
+
+    Not top-1 over the last axis: a raw YOLOX map mixes 4 box, 1 objectness and C class
+    channels, and an untrained head's are near-ties at every anchor, so their argmax compares
+    noise. Boxes are not compared."""
+    import keras
+
+    from keras_adastride.detection.decode import class_scores
+
+    got, reference = ([keras.ops.convert_to_numpy(class_scores(p)).ravel() for p in _flat(o)]
+                      for o in (got, reference))
+    got, reference = np.concatenate(got), np.concatenate(reference)
+    spread = max(float(reference.max() - reference.min()), 1e-12)
+    diff = np.abs(got - reference) / spread
+    return float(np.mean(diff <= SCORE_TOLERANCE)), float(diff.max()), spread
 
 
 def _noise_floor(model, x, reference):
@@ -493,8 +516,17 @@ class ModelRun:
         float_ops = sorted({name for name, dtype in tflite_op_types(int8)
                             if dtype == "float32" and name != "QUANTIZE"})
         reference = qat.predict(self.x_eval, verbose=0)
-        overall, agreement, decisive, margin = _agreement(tflite_outputs(int8, self.x_eval),
-                                                          reference)
+        got = tflite_outputs(int8, self.x_eval)
+        float_ops = f"; float ops: {', '.join(float_ops) or 'none'}"
+        if self.spec.task == "detect":
+            fraction, worst, spread = _score_agreement(got, reference)
+            ok = fraction >= AGREEMENT
+            self.cells["qat_int8"] = Cell(
+                ok, f"scores σ(obj)·σ(cls) {fraction:.1%} within {SCORE_TOLERANCE:.0%} of their "
+                + f"range {spread:.2g}" + ("" if ok else f" < {AGREEMENT:.0%}")
+                + f" (largest difference {worst:.1%} of it)" + float_ops)
+            return
+        overall, agreement, decisive, margin = _agreement(got, reference)
         ok = agreement >= AGREEMENT and decisive >= MIN_DECISIVE
         problem = "" if ok else (f" < {AGREEMENT:.0%}" if decisive >= MIN_DECISIVE
                                  else f"; decisive < {MIN_DECISIVE:.0%}")
@@ -502,7 +534,7 @@ class ModelRun:
         self.cells["qat_int8"] = Cell(
             ok, f"top-1 {agreement:.1%} of the {decisive:.0%} decisive{problem}, {overall:.1%} "
             + "of all" + ("" if margin is None else f" (differing at margins <= {margin:.2g})")
-            + floor + f"; float ops: {', '.join(float_ops) or 'none'}")
+            + floor + float_ops)
 
 
 def _peak_rss():
@@ -714,14 +746,16 @@ Paths:
   back from that file (each within 1 point of 50%).
 - **qat_int8**: `kat.to_tf_keras`, `kat.quantize_annotate_model` + `quantize_apply`, one QAT
   epoch (16 steps), int8 TFLite from the QAT ranges; top-1 (argmax over the last axis, per position for
-  segmentation and YOLOX maps) agreement with the QAT Keras model on {eval} other real images:
+  segmentation maps) agreement with the QAT Keras model on {eval} other real images:
   on the *decisive* positions (the QAT model's top-1 margin >= 5% of its output's range; they
   must be at least half) >= 99%, and on all (a tie in the QAT output counts as agreement);
   where they differ, the largest top-1 margin of the QAT model there (how near a tie); where
   below 99%, the QAT model's agreement with itself under input noise of ±0.5/255 (half a uint8
   step: the net's own floor, docs/TFMOT.md); the ops left in float (besides the input
   QUANTIZE). A BatchNormalization after CAS stays a float MUL + ADD; after SPD-Conv it folds
-  into the int8 conv (docs/TFMOT.md).
+  into the int8 conv (docs/TFMOT.md). YOLOX (detection): instead of top-1, its scores
+  σ(obj)·σ(cls) per anchor and class (what NMS ranks; `detection.decode.class_scores`) must be
+  within 5% of the QAT scores' range (max - min) on >= 99% of them (boxes not compared).
 """
 
 

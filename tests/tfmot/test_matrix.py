@@ -151,3 +151,23 @@ def test_noise_floor_of_a_net_near_its_decision():
     x[:, 0] = np.linspace(-1, 1, 64) / 255
     assert 0.0 < matrix._noise_floor(sign, x, sign.predict(x, verbose=0)) < 0.95
     assert matrix._noise_floor(sign, x * 255, sign.predict(x * 255, verbose=0)) == 1.0
+
+
+def test_detection_scores_agree_within_the_tolerance_and_can_fail(rng):
+    # Two levels of raw maps (N, H, W, 4 + 1 + C), C = 2; scores σ(obj)·σ(cls) span ~(0, 1).
+    reference = {"p3": rng.normal(0, 2, (4, 8, 8, 7)).astype("float32"),
+                 "p4": rng.normal(0, 2, (4, 4, 4, 7)).astype("float32")}
+    fraction, worst, spread = matrix._score_agreement(reference, reference)
+    assert (fraction, worst) == (1.0, 0.0) and 0.5 < spread < 1.0
+    # Box channels do not enter the scores.
+    moved = {k: v + np.array([9, 9, 9, 9, 0, 0, 0], "float32") for k, v in reference.items()}
+    assert matrix._score_agreement(moved, reference)[0] == 1.0
+    # An objectness channel off by 1 (logit) on every anchor: most scores move > 5% of range.
+    perturbed = {k: v + np.array([0, 0, 0, 0, 1, 0, 0], "float32") for k, v in reference.items()}
+    fraction, worst, _ = matrix._score_agreement(perturbed, reference)
+    assert fraction < matrix.AGREEMENT and worst > matrix.SCORE_TOLERANCE
+    # One anchor of 320 (its 2 scores: ~0 against ~1) off: 638 / 640 within, still >= 99%.
+    low, high = ({k: v.copy() for k, v in reference.items()} for _ in range(2))
+    low["p3"][0, 0, 0, 4:], high["p3"][0, 0, 0, 4:] = -20.0, 20.0
+    fraction, worst, _ = matrix._score_agreement(high, low)
+    assert fraction == pytest.approx(638 / 640) and worst > matrix.SCORE_TOLERANCE
