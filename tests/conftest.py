@@ -4,7 +4,7 @@ otherwise, a fixed seed per test. Backend markers (registered in setup.cfg):
 ``saved_model_export`` (``model.export``, which Keras has for TensorFlow and JAX) on torch.
 On JAX, XLA compiles with its cheap CPU pipeline (no LLVM-expensive passes, backend optimisation
 level 0): the tests' ops are tiny and each (op, shape) compiles once, so compiling is most of their
-time; this cuts ~35% of the JAX run's CPU time. ``XLA_FLAGS`` set by the caller wins."""
+time; this cut the JAX run from 766 s to 607 s of CPU (-21%). ``XLA_FLAGS`` set by the caller wins."""
 
 import os
 
