@@ -273,7 +273,10 @@ def fit_run(model, data, *, seed, epochs, batch_size, verbose, backup_dir=None, 
     """``model.fit`` on ``data["x_train"], data["y_train"]`` (batches shuffled by
     :class:`EpochShuffled`, their images passed through ``augment`` when given), validated on
     ``x_val, y_val`` (never augmented); ``callbacks`` run before the logs are
-    recorded (they may add to them). Returns ``(history, timer)``: ``fit``'s
+    recorded (they may add to them). A model with ``BatchNormalization`` layers has their moving
+    statistics recalibrated on the first
+    :data:`~keras_adastride.experiments.batch_norm.SETTLE_IMAGES` training images at the end of
+    every epoch (:class:`~keras_adastride.experiments.batch_norm.SettleBatchNorms`). Returns ``(history, timer)``: ``fit``'s
     ``keras.callbacks.History``, whose ``history`` holds the logs of every epoch (those of a run
     before an interruption too), and the :class:`EpochTimer`.
 
@@ -286,11 +289,15 @@ def fit_run(model, data, *, seed, epochs, batch_size, verbose, backup_dir=None, 
     """
     import os
 
+    from keras_adastride.experiments.batch_norm import (SETTLE_IMAGES, SettleBatchNorms,
+                                                        batch_norms)
     from keras_adastride.experiments.distribute import synchronized_batch_norm
 
     dataset = EpochShuffled(data["x_train"], data["y_train"], batch_size, seed, augment=augment)
     timer = EpochTimer()
     callbacks = [_EpochOrder(dataset), timer, *callbacks]
+    if batch_norms(model):
+        callbacks.insert(1, SettleBatchNorms(data["x_train"][:SETTLE_IMAGES], batch_size))
     if backup_dir is not None:
         if not model.built:  # (BackupAndRestore restores into built models only: YOLOXDetector)
             model(data["x_train"][:1], training=False)
