@@ -47,6 +47,19 @@ def tf_config():
     return parsed
 
 
+def worker_output(output, distribute):
+    """The folder this process writes the main job's files to: ``output``, except for a
+    ``multi-worker`` task other than the chief (the ``chief`` task, else worker 0), which
+    writes to ``<output>/worker<index>``: workers given the same folder (one machine, or a
+    shared file system) never write the same file, run backups included."""
+    if distribute != "multi-worker":
+        return output
+    config = tf_config()
+    task = config["task"]
+    chief = task["type"] == "chief" or ("chief" not in config["cluster"] and task["index"] == 0)
+    return output if chief else os.path.join(output, f"worker{task['index']}")
+
+
 def check_distribute(distribute, backend=None):
     """Raise ``ValueError`` (naming the value) unless ``distribute`` can run on ``backend``
     (default: Keras' backend). Trains nothing: the command line calls it first."""

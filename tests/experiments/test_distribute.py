@@ -16,7 +16,8 @@ import pytest
 import keras_adastride
 from keras_adastride.cli import main
 from keras_adastride.experiments.config import ComparisonConfig
-from keras_adastride.experiments.distribute import check_distribute, multi_worker_fit_fixes
+from keras_adastride.experiments.distribute import (check_distribute, multi_worker_fit_fixes,
+                                                    worker_output)
 
 sys.path.insert(0, os.path.dirname(__file__))
 import replica_worker  # noqa: E402
@@ -131,6 +132,20 @@ def test_a_valid_tf_config_passes_the_check(monkeypatch):
         {"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, "task": {"type": "worker",
                                                                        "index": 1}}))
     check_distribute("multi-worker", backend="tensorflow")
+
+
+@pytest.mark.parametrize("cluster, task, expected", [
+    ({"worker": ["a:1", "b:1"]}, {"type": "worker", "index": 0}, "out"),
+    ({"worker": ["a:1", "b:1"]}, {"type": "worker", "index": 1}, os.path.join("out", "worker1")),
+    ({"chief": ["c:1"], "worker": ["a:1"]}, {"type": "chief", "index": 0}, "out"),
+    ({"chief": ["c:1"], "worker": ["a:1"]}, {"type": "worker", "index": 0},
+     os.path.join("out", "worker0")),
+])
+def test_workers_other_than_the_chief_write_to_their_own_folder(cluster, task, expected,
+                                                                monkeypatch):
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": task}))
+    assert worker_output("out", "multi-worker") == expected
+    assert worker_output("out", "mirrored") == "out"
 
 
 def test_cli_rejects_a_bad_tf_config_with_a_usage_error(tmp_path, monkeypatch, capsys):
