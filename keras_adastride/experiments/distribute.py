@@ -8,7 +8,9 @@
   ``keras.distribution.list_devices()``;
 - ``multi-worker``: TensorFlow's ``tf.distribute.MultiWorkerMirroredStrategy``, configured by the
   standard ``TF_CONFIG`` environment variable (one process per worker, each started with the
-  same command and its own ``task.index``).
+  same command and its own ``task.index``). Workers other than the chief write to their own
+  folder (:func:`worker_output`); Keras up to 3.15 trains there with
+  :func:`multi_worker_fit_fixes` (keras-team/keras#20585).
 
 The batch size stays global (``--batch-size`` images per step over all replicas); Keras splits
 each batch, sums the replicas' gradients and averages the losses and metrics, the CAS / PAS gate
