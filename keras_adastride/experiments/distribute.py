@@ -94,8 +94,8 @@ def needs_multi_worker_fixes(keras_version=None):
 
 @contextlib.contextmanager
 def multi_worker_fit_fixes(keras_version=None):
-    """Inside, Keras' TensorFlow trainer (``keras.src.backend.tensorflow.trainer``) fits,
-    evaluates and predicts under ``MultiWorkerMirroredStrategy``; set back afterwards. Only
+    """Inside, Keras' TensorFlow trainer (``keras.src.backend.tensorflow.trainer``) fits and
+    evaluates under ``MultiWorkerMirroredStrategy``; set back afterwards. Only
     for a Keras of :func:`needs_multi_worker_fixes`, which fails there twice:
 
     1. ``TensorFlowTrainer._maybe_symbolic_build`` hands the first ``(x, y)`` batch to
