@@ -14,6 +14,7 @@ import os
 
 from keras_adastride.experiments import plots, report, resume
 from keras_adastride.experiments.config import ComparisonConfig
+from keras_adastride.experiments.distribute import worker_output
 from keras_adastride.experiments.resume import run_path
 from keras_adastride.experiments.tasks import get_task
 
@@ -23,6 +24,9 @@ __all__ = ["ComparisonConfig", "run_comparison", "run_path"]
 def run_comparison(config, log=print, check=True):
     """Run ``config`` end to end; returns ``{"rows", "reference", "table", "runs", "paths"}``.
 
+    A ``multi-worker`` task other than the chief writes to ``<config.output>/worker<index>``
+    (:func:`~keras_adastride.experiments.distribute.worker_output`).
+
     Started again on the same ``config.output`` it resumes (:mod:`.resume`): finished runs are
     read back, the interrupted one continues from its last epoch; an output folder of another
     configuration is refused with a ``ValueError``.
@@ -30,6 +34,7 @@ def run_comparison(config, log=print, check=True):
     ``check``: validate the configuration against the task first (``task.validate``); the
     command line has done that already and passes False.
     """
+    config = dataclasses.replace(config, output=worker_output(config.output, config.distribute))
     task = get_task(config.task)
     if check:
         task.validate(config)

@@ -8,7 +8,9 @@
   ``keras.distribution.list_devices()``;
 - ``multi-worker``: TensorFlow's ``tf.distribute.MultiWorkerMirroredStrategy``, configured by the
   standard ``TF_CONFIG`` environment variable (one process per worker, each started with the
-  same command and its own ``task.index``).
+  same command and its own ``task.index``). Workers other than the chief write to their own
+  folder (:func:`worker_output`); Keras up to 3.15 trains there with
+  :func:`multi_worker_fit_fixes` (keras-team/keras#20585).
 
 The batch size stays global (``--batch-size`` images per step over all replicas); Keras splits
 each batch, sums the replicas' gradients and averages the losses and metrics, the CAS / PAS gate
@@ -47,23 +49,22 @@ def tf_config():
     return parsed
 
 
-#: the newest Keras whose ``model.fit`` fails under ``MultiWorkerMirroredStrategy``: its
-#: ``Trainer._maybe_symbolic_build`` hands the first ``(x, y)`` batch to ``strategy.reduce``,
-#: which the multi-worker strategy refuses for a nested value ("Attempt to convert a value
-#: (PerReplica ...) to a Tensor"); measured on Keras 3.15 / TF 2.21 with a one-Dense-layer model
-#: and ``fit(x, y)`` on two local workers, so it is not this package's models or data. Tried
-#: without patching Keras, same error: building the model, optimizer, compiled loss and metrics
-#: before ``fit`` (the reduce of the first batch comes before the built check), and feeding
-#: ``strategy.experimental_distribute_dataset`` (its batches are PerReplica too). With the
-#: private ``model._distribute_strategy`` cleared the build is skipped, but the train step then
-#: fails in a metric reduction ("Invalid reduction dimension 0 for input with 0 dimensions").
-MULTI_WORKER_BROKEN_UP_TO = (3, 15)
+def worker_output(output, distribute):
+    """The folder this process writes the main job's files to: ``output``, except for a
+    ``multi-worker`` task other than the chief (the ``chief`` task, else worker 0), which
+    writes to ``<output>/worker<index>``: workers given the same folder (one machine, or a
+    shared file system) never write the same file, run backups included."""
+    if distribute != "multi-worker":
+        return output
+    config = tf_config()
+    task = config["task"]
+    chief = task["type"] == "chief" or ("chief" not in config["cluster"] and task["index"] == 0)
+    return output if chief else os.path.join(output, f"worker{task['index']}")
 
 
-def check_distribute(distribute, backend=None, keras_version=None):
+def check_distribute(distribute, backend=None):
     """Raise ``ValueError`` (naming the value) unless ``distribute`` can run on ``backend``
-    (default: Keras' backend) with ``keras_version`` (default: the installed one). Trains
-    nothing: the command line calls it first."""
+    (default: Keras' backend). Trains nothing: the command line calls it first."""
     if distribute not in CHOICES:
         raise ValueError(f"distribute must be one of {list(CHOICES)}, got {distribute!r}.")
     if backend is None:
@@ -75,20 +76,69 @@ def check_distribute(distribute, backend=None, keras_version=None):
             f"KERAS_BACKEND=tensorflow{' or jax' if distribute == 'mirrored' else ''}.")
     if distribute == "multi-worker":
         tf_config()
-        if not multi_worker_fit_works(keras_version):
-            keras_version = keras_version or _keras_version()
-            raise ValueError(
-                f"distribute='multi-worker' needs a Keras whose model.fit runs under "
-                f"tf.distribute.MultiWorkerMirroredStrategy; Keras {keras_version} fails there "
-                "(Trainer._maybe_symbolic_build: strategy.reduce of the first batch). Use "
-                "distribute='mirrored' on each machine, or a newer Keras.")
 
 
-def multi_worker_fit_works(keras_version=None):
-    """Whether ``model.fit`` of Keras ``keras_version`` (default: the installed one) runs under
-    ``MultiWorkerMirroredStrategy`` (see :data:`MULTI_WORKER_BROKEN_UP_TO`)."""
+#: the newest Keras whose ``model.fit`` needs :func:`multi_worker_fit_fixes` under
+#: ``MultiWorkerMirroredStrategy`` (keras-team/keras#20585; measured on Keras 3.15 / TF 2.21
+#: with a one-Dense-layer model on two local workers). A newer Keras trains without them;
+#: ``tests/experiments/test_distribute.py`` checks the installed one on two local workers.
+MULTI_WORKER_FIXES_UP_TO = (3, 15)
+
+
+def needs_multi_worker_fixes(keras_version=None):
+    """Whether Keras ``keras_version`` (default: the installed one) is at most
+    :data:`MULTI_WORKER_FIXES_UP_TO`."""
     version = keras_version or _keras_version()
-    return tuple(int(part) for part in version.split(".")[:2]) > MULTI_WORKER_BROKEN_UP_TO
+    return tuple(int(part) for part in version.split(".")[:2]) <= MULTI_WORKER_FIXES_UP_TO
+
+
+@contextlib.contextmanager
+def multi_worker_fit_fixes(keras_version=None):
+    """Inside, Keras' TensorFlow trainer (``keras.src.backend.tensorflow.trainer``) fits and
+    evaluates under ``MultiWorkerMirroredStrategy``; set back afterwards. Only
+    for a Keras of :func:`needs_multi_worker_fixes`, which fails there twice:
+
+    1. ``TensorFlowTrainer._maybe_symbolic_build`` hands the first ``(x, y)`` batch to
+       ``strategy.reduce("MEAN", batch, axis=None)``, which this strategy refuses for a nested
+       value ("Attempt to convert a value (PerReplica ...) to a Tensor"). It only needs the
+       batch's shapes: this builds on the worker's own first replica batch instead.
+    2. ``reduce_per_replica(..., reduction="auto")`` averages the step's losses and metrics
+       with ``strategy.reduce("MEAN", value, axis=0)``, which fails for a scalar ("Invalid
+       reduction dimension 0 for input with 0 dimensions"). This averages over the replicas
+       alone (``axis=None``), as Keras does on one worker.
+    """
+    if not needs_multi_worker_fixes(keras_version):
+        yield
+        return
+    import tensorflow as tf
+    from keras.src import tree
+    from keras.src.backend.tensorflow import trainer
+
+    built, reduced = trainer.TensorFlowTrainer._maybe_symbolic_build, trainer.reduce_per_replica
+
+    def build_on_local_batch(self, iterator=None, data_batch=None):
+        strategy = self.distribute_strategy
+        if iterator is not None and self._distribute_strategy is not None:
+            for _, _, batches in iterator:
+                data_batch = tree.map_structure(
+                    lambda v: strategy.experimental_local_results(v)[0]
+                    if isinstance(v, tf.distribute.DistributedValues) else v, next(batches))
+                break
+            iterator = None
+        return built(self, iterator=iterator, data_batch=data_batch)
+
+    def reduce_over_replicas(values, strategy, reduction):
+        if reduction in ("auto", "mean") and trainer._collective_all_reduce_multi_worker(strategy):
+            return tree.map_structure(lambda v: strategy.reduce("MEAN", v, axis=None), values)
+        return reduced(values, strategy, reduction)
+
+    trainer.TensorFlowTrainer._maybe_symbolic_build = build_on_local_batch
+    trainer.reduce_per_replica = reduce_over_replicas
+    try:
+        yield
+    finally:
+        trainer.TensorFlowTrainer._maybe_symbolic_build = built
+        trainer.reduce_per_replica = reduced
 
 
 def _keras_version():
@@ -134,7 +184,8 @@ def distribution_scope(distribute):
     import keras
 
     if keras.backend.backend() == "tensorflow":
-        with strategy(distribute).scope():
+        fixes = multi_worker_fit_fixes if distribute == "multi-worker" else contextlib.nullcontext
+        with strategy(distribute).scope(), fixes():
             yield
         return
     previous = keras.distribution.distribution()

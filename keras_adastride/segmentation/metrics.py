@@ -57,7 +57,10 @@ def evaluate_segmentation(model, images, masks, num_classes, class_names=None, b
                          f"{len(names)} names.")
     metrics = _metrics(num_classes, background)
     for start in range(0, len(images), batch_size):
-        probabilities = model.predict_on_batch(images[start:start + batch_size])
+        # (predict, not predict_on_batch: under a tf.distribute strategy of several replicas
+        # predict_on_batch gives every replica the whole batch and returns each one's outputs)
+        probabilities = model.predict(images[start:start + batch_size], batch_size=batch_size,
+                                      verbose=0)
         truth = masks[start:start + batch_size]
         for metric in metrics.values():
             metric.update_state(truth, probabilities)

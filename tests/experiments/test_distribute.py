@@ -2,6 +2,7 @@
 MirroredStrategy; two local workers on 127.0.0.1 under MultiWorkerMirroredStrategy) gives the
 same losses, metrics and effective strides; bad values fail before training."""
 
+import functools
 import json
 import os
 import re
@@ -12,15 +13,27 @@ import sys
 import numpy as np
 import pytest
 
+import keras_adastride
 from keras_adastride.cli import main
 from keras_adastride.experiments.config import ComparisonConfig
-from keras_adastride.experiments.distribute import check_distribute, multi_worker_fit_works
+from keras_adastride.experiments.distribute import (check_distribute, multi_worker_fit_fixes,
+                                                    worker_output)
 
 sys.path.insert(0, os.path.dirname(__file__))
 import replica_worker  # noqa: E402
 
+
+@functools.cache
+def _single_replica_run():
+    """The 1-replica run both comparisons read (trained once per test session)."""
+    return replica_worker.train("none")
+
+
 def _start(out, mode, tf_config=None):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow")
+    package_root = os.path.dirname(os.path.dirname(keras_adastride.__file__))  # this checkout's
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow",
+               PYTHONPATH=os.pathsep.join(filter(None, [package_root,
+                                                        os.environ.get("PYTHONPATH")])))
     env.pop("TF_CONFIG", None)
     if tf_config is not None:
         env["TF_CONFIG"] = json.dumps(tf_config)
@@ -60,19 +73,17 @@ def _free_ports(count):
 @pytest.mark.tensorflow_only
 def test_one_and_two_replicas_agree(tmp_path):
     mirrored = _start(tmp_path / "mirrored.json", "mirrored")
-    single = replica_worker.train("none")
+    single = _single_replica_run()
     _assert_agree(single, _result(mirrored, tmp_path / "mirrored.json"), 2)
 
 
 @pytest.mark.tensorflow_only
-@pytest.mark.skipif(not multi_worker_fit_works(),
-                    reason="model.fit fails under MultiWorkerMirroredStrategy in this Keras")
 def test_two_local_workers_agree_with_one_replica(tmp_path):
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
     multi = [_start(tmp_path / f"worker{i}.json", "multi-worker",
                     {"cluster": {"worker": workers}, "task": {"type": "worker", "index": i}})
              for i in range(2)]
-    single = replica_worker.train("none")
+    single = _single_replica_run()
     for i, process in enumerate(multi):
         _assert_agree(single, _result(process, tmp_path / f"worker{i}.json"), 2)
 
@@ -93,21 +104,48 @@ def test_bad_distribution_fails_before_training(distribute, backend, tf_config, 
     if tf_config is not None:
         monkeypatch.setenv("TF_CONFIG", tf_config)
     with pytest.raises(ValueError, match=re.escape(message)):
-        check_distribute(distribute, backend=backend, keras_version="9.0.0")
+        check_distribute(distribute, backend=backend)
     if distribute == "bogus":
         with pytest.raises(ValueError, match=re.escape(message)):
             ComparisonConfig(distribute=distribute)
 
 
-def test_multi_worker_is_refused_on_a_keras_that_fails_under_it(monkeypatch):
+@pytest.mark.tensorflow_only
+def test_multi_worker_fixes_are_only_for_the_keras_that_needs_them():
+    from keras.src.backend.tensorflow import trainer
+
+    def patched():
+        return trainer.TensorFlowTrainer._maybe_symbolic_build, trainer.reduce_per_replica
+
+    original = patched()
+    with multi_worker_fit_fixes(keras_version="3.16.0"):
+        assert patched() == original
+    with pytest.raises(RuntimeError, match="inside"):
+        with multi_worker_fit_fixes(keras_version="3.15.1"):
+            assert all(now is not then for now, then in zip(patched(), original))
+            raise RuntimeError("inside")
+    assert patched() == original
+
+
+def test_a_valid_tf_config_passes_the_check(monkeypatch):
     monkeypatch.setenv("TF_CONFIG", json.dumps(
         {"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, "task": {"type": "worker",
-                                                                       "index": 0}}))
-    with pytest.raises(ValueError, match=re.escape(
-            "distribute='multi-worker' needs a Keras whose model.fit runs under "
-            "tf.distribute.MultiWorkerMirroredStrategy; Keras 3.15.0 fails there")):
-        check_distribute("multi-worker", backend="tensorflow", keras_version="3.15.0")
-    check_distribute("multi-worker", backend="tensorflow", keras_version="3.16.0")
+                                                                       "index": 1}}))
+    check_distribute("multi-worker", backend="tensorflow")
+
+
+@pytest.mark.parametrize("cluster, task, expected", [
+    ({"worker": ["a:1", "b:1"]}, {"type": "worker", "index": 0}, "out"),
+    ({"worker": ["a:1", "b:1"]}, {"type": "worker", "index": 1}, os.path.join("out", "worker1")),
+    ({"chief": ["c:1"], "worker": ["a:1"]}, {"type": "chief", "index": 0}, "out"),
+    ({"chief": ["c:1"], "worker": ["a:1"]}, {"type": "worker", "index": 0},
+     os.path.join("out", "worker0")),
+])
+def test_workers_other_than_the_chief_write_to_their_own_folder(cluster, task, expected,
+                                                                monkeypatch):
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": task}))
+    assert worker_output("out", "multi-worker") == expected
+    assert worker_output("out", "mirrored") == "out"
 
 
 def test_cli_rejects_a_bad_tf_config_with_a_usage_error(tmp_path, monkeypatch, capsys):

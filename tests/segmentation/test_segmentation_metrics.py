@@ -21,7 +21,7 @@ class FixedPrediction:
     def __init__(self, class_map, num_classes):
         self.class_map, self.num_classes = class_map, num_classes
 
-    def predict_on_batch(self, x):
+    def predict(self, x, batch_size=None, verbose=0):
         start = int(x[0, 0, 0, 0])  # the test images carry their own index
         return np.eye(self.num_classes, dtype="float32")[self.class_map[start:start + len(x)]]
 

@@ -74,16 +74,14 @@ class SegmentationTask(Task):
                                        self._test_canvases(config))
 
     def train_run(self, model_name, variant, seed, data, config, gate_options, backup_dir=None):
-        from keras_adastride.experiments.distribute import distribution_scope
         from keras_adastride.experiments.train import default_jit_compile, measure_run
         from keras_adastride.segmentation import training
 
-        with distribution_scope(config.distribute):
-            model, scores, history, timer = training.train_segmentation_run(
-                variant, seed, data, epochs=config.epochs, batch_size=config.batch_size,
-                learning_rate=config.learning_rate, verbose=config.verbose,
-                gate_options=gate_options, jit_compile=default_jit_compile(),
-                backup_dir=backup_dir)
+        model, scores, history, timer = training.train_segmentation_run(
+            variant, seed, data, epochs=config.epochs, batch_size=config.batch_size,
+            learning_rate=config.learning_rate, verbose=config.verbose,
+            gate_options=gate_options, jit_compile=default_jit_compile(),
+            backup_dir=backup_dir, distribute=config.distribute)
         return measure_run(model, variant, seed, scores, history, timer, data["x_test"][:500])
 
     def draw_examples(self, models, data, config, path):
