@@ -232,3 +232,27 @@ def replicas(distribute):
     if keras.backend.backend() == "tensorflow":
         return strategy(distribute).num_replicas_in_sync
     return len(keras.distribution.list_devices())
+
+
+def check_data_parallel_batches(batch_size, **sizes):
+    """:func:`check_even_batches` over the devices of JAX's ``DataParallel`` when one is set;
+    nothing elsewhere."""
+    import keras
+
+    if keras.backend.backend() == "jax" and keras.distribution.distribution() is not None:
+        check_even_batches(len(keras.distribution.list_devices()), batch_size, **sizes)
+
+
+def check_even_batches(devices, batch_size, **sizes):
+    """Raise ``ValueError`` unless every batch of ``batch_size`` over each set of
+    ``sizes`` (``name=number of images``), the last one included, splits evenly over
+    ``devices``: JAX's ``DataParallel`` shards each batch and refuses one that does not divide
+    (``tf.distribute`` splits unevenly). Called before training."""
+    for name, size in sizes.items():
+        last = size % batch_size or batch_size
+        for what, count in (("batch_size", batch_size), (f"the last batch of {name}", last)):
+            if count % devices:
+                raise ValueError(
+                    f"distribute='mirrored' on the JAX backend splits every batch evenly over "
+                    f"its {devices} devices; {what} has {count} images ({name}={size}, "
+                    f"batch_size={batch_size}). Choose sizes whose batches divide by {devices}.")

@@ -291,7 +291,11 @@ def fit_run(model, data, *, seed, epochs, batch_size, verbose, backup_dir=None, 
 
     from keras_adastride.experiments.batch_norm import (SETTLE_IMAGES, SettleBatchNorms,
                                                         batch_norms)
-    from keras_adastride.experiments.distribute import synchronized_batch_norm
+    from keras_adastride.experiments.distribute import (check_data_parallel_batches,
+                                                        synchronized_batch_norm)
+
+    check_data_parallel_batches(batch_size, x_train=len(data["x_train"]),
+                                x_val=len(data["x_val"]))
 
     dataset = EpochShuffled(data["x_train"], data["y_train"], batch_size, seed, augment=augment)
     timer = EpochTimer()
@@ -406,7 +410,8 @@ def measure_run(model, variant, seed, metrics, history, timer, stride_images,
                 inference_images=None, inference_labels=None):
     """The :class:`RunResult` of a trained ``model``: ``metrics`` as given, the fit ``history``
     and ``timer`` (:class:`EpochTimer`), parameters, FLOPs and the effective strides of its gates
-    on ``stride_images``; with ``inference_images`` (and labels), :func:`inference_figures`."""
+    on ``stride_images``; with ``inference_images`` (and labels), :func:`inference_figures`
+    (TensorFlow backend only: it times ``tf.function`` graphs; None on JAX / torch)."""
     from keras_adastride.flops import count_flops
 
     return RunResult(
@@ -419,8 +424,8 @@ def measure_run(model, variant, seed, metrics, history, timer, stride_images,
         params=int(model.count_params()),
         flops=int(count_flops(model)),
         effective_strides=effective_strides(model, stride_images),
-        inference=None if inference_images is None else inference_figures(
-            model, inference_images, inference_labels),
+        inference=inference_figures(model, inference_images, inference_labels)
+        if inference_images is not None and keras.backend.backend() == "tensorflow" else None,
         input_shape=[None if size is None else int(size) for size in model.input_shape[1:]],
         model=model,
     )

@@ -3,8 +3,10 @@
 main job's recipe (``train_classifier``) under ``--distribute`` MODE; writes what the report
 reads. Imported for MODE none, run in a fresh interpreter for the others:
 
-    replica_worker.py OUT mirrored       (two logical CPU devices of this process)
+    replica_worker.py OUT mirrored       (two logical CPU devices of this process; on the JAX
+                                          backend two XLA host devices, set by XLA_FLAGS)
     replica_worker.py OUT multi-worker   (TF_CONFIG names this worker)
+    replica_worker.py OUT none           (one device: the JAX reference)
 
 The gates start random, not as the identity: at the identity start every gate position has the
 same value, the budget loss's sort then breaks exact ties, and the last-bit differences of a
@@ -46,7 +48,9 @@ def train(mode):
 
 if __name__ == "__main__":
     out, mode = sys.argv[1:]
-    if mode == "mirrored":
+    import keras
+
+    if mode == "mirrored" and keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
         cpu = tf.config.list_physical_devices("CPU")[0]

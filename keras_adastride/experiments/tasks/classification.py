@@ -151,13 +151,15 @@ def train_classifier(model_name, variant, seed, data, *, epochs, batch_size, lea
     import keras
 
     from keras_adastride.data.augment import BatchAugmenter
-    from keras_adastride.experiments.distribute import distribution_scope
+    from keras_adastride.experiments.distribute import (check_data_parallel_batches,
+                                                        distribution_scope)
     from keras_adastride.experiments.train import (build_model, default_jit_compile, fit_run,
                                                    measure_run)
 
     keras.utils.set_random_seed(seed)
     num_classes = int(max(data["y_train"].max(), data["y_test"].max())) + 1
     with distribution_scope(distribute):
+        check_data_parallel_batches(max(batch_size, 256), x_test=len(data["x_test"]))
         model = build_model(model_name, variant, data["x_train"].shape[1:], num_classes,
                             gate_options=gate_options, convert=convert,
                             builder_options=builder_options)
