@@ -88,8 +88,9 @@ def test_rows_run_in_their_own_process_and_resume(tmp_path):
                                variants={"dilated_vgg": ("cas",)}, isolate=True,
                                max_rss=5 * 2**30)
     assert run.cells["tflite"].ok, run.cells["tflite"].detail
-    epochs, accuracy = run.training
+    epochs, accuracy, images = run.training
     assert matrix.MIN_TRAIN_EPOCHS <= epochs <= matrix.MAX_TRAIN_EPOCHS and 0 <= accuracy <= 1
+    assert images == 1024  # run_matrix's train_count: dilated_vgg keeps the default recipe
     assert 2**27 < run.peak_rss < 5 * 2**30  # the subprocess's, not this process's
     (again,) = matrix.run_matrix([spec], paths=("tflite",), work_dir=work,
                                  variants={"dilated_vgg": ("cas",)}, isolate=True, resume=True)
@@ -171,3 +172,35 @@ def test_detection_scores_agree_within_the_tolerance_and_can_fail(rng):
     low["p3"][0, 0, 0, 4:], high["p3"][0, 0, 0, 4:] = -20.0, 20.0
     fraction, worst, _ = matrix._score_agreement(high, low)
     assert fraction == pytest.approx(638 / 640) and worst > matrix.SCORE_TOLERANCE
+
+
+def test_he_init_redraws_built_in_kernels_only():
+    # VGG16 SPD at alpha 0.25: 13 Conv2D + 3 Dense kernels redrawn with std sqrt(2 / fan_in);
+    # the SpaceToDepthConv pool sites keep their averaging kernels.
+    model = matrix.SPECS_BY_NAME["vgg16"].build("spd")
+    spd = {layer.name: layer.get_weights()[0] for layer in model.layers
+           if isinstance(layer, SpaceToDepthConv)}
+    before = {layer.name: layer.get_weights()[0] for layer in model.layers
+              if type(layer) in (keras.layers.Conv2D, keras.layers.Dense)}
+    assert len(spd) == 5 and len(before) == 16
+    matrix._he_init(model)
+    for name, kernel in before.items():
+        after = model.get_layer(name).get_weights()[0]
+        fan_in = np.prod(kernel.shape[:-1])
+        assert not np.allclose(after, kernel)
+        # Glorot's std would be sqrt(2 / (fan_in + fan_out)): 1/1.4 of this for a square conv.
+        assert after.std() == pytest.approx(np.sqrt(2 / fan_in), rel=0.2), name
+    for name, kernel in spd.items():
+        np.testing.assert_array_equal(model.get_layer(name).get_weights()[0], kernel)
+
+
+def test_detection_data_are_canvases_with_boxes():
+    spec = matrix.SPECS_BY_NAME["yolox"]
+    x_train, y_train, x_eval, x_val, y_val = matrix._canvases(spec, 8, 16)
+    assert x_train.shape == (16, 64, 64, 1) and x_eval.shape == (8, 64, 64, 1)
+    assert len(x_val) == matrix.VALIDATION_COUNT
+    for targets in (y_train, y_val):
+        classes = targets["classes"]
+        assert set(np.unique(classes)) <= {-1, 0, 1} and (classes >= 0).any(axis=1).all()
+        assert targets["boxes"].shape == classes.shape + (4,)
+    assert not np.array_equal(x_train[:8], x_eval)
