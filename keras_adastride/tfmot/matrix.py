@@ -50,6 +50,7 @@ DECISIVE = 0.05  # a position is decisive if its top-1 margin is >= 5% of the ou
 MIN_DECISIVE = 0.5  # fewer decisive positions than this fraction: the measure says nothing
 SCORE_TOLERANCE = 0.05  # detection: a score agrees if within 5% of the reference's score range
 SPARSITY = 0.5
+TFMOT_EMA_DECAY = 0.999  # of TFMOT's activation ranges (quant_ops.MovingAvgQuantize)
 #: float training before the paths, so that top-1 agreement measures quantization and not the
 #: order of near-equal classes of a net that has not learned yet: at least MIN_TRAIN_EPOCHS,
 #: then epoch by epoch until the accuracy on VALIDATION_COUNT held-out images reaches
@@ -251,6 +252,33 @@ def _fit(model, x, targets, steps, loss):
     """One epoch of ``steps`` batches, Adam (Keras defaults)."""
     model.compile("adam", loss)
     model.fit(x, targets, batch_size=max(1, len(x) // steps), verbose=0, shuffle=False)
+
+
+def _calibrate_ranges(qat, x, passes=2):
+    """Every activation range of the QAT model ``qat`` := the min / max its tensor takes on
+    ``x`` (TFMOT's moving averages, from their start at ±6, would need thousands of steps);
+    nothing else changes.
+
+    TFMOT updates a range only in a training-mode call, by one EMA step ``r += (1 - d)(b - r)``
+    (``quant_ops.MovingAvgQuantize``, ``d`` = :data:`TFMOT_EMA_DECAY`) towards the batch's
+    ``b`` (its min / max, 0 included); one call gives ``b`` from that step. Those ranges are
+    the scalar ``*_min`` / ``*_max`` variables but the kernels' (their last value, no EMA) and
+    the input ``quantize_layer``'s (the min / max of all values seen: set by the call itself).
+    Each of ``passes`` calls sees the ranges the previous one set upstream."""
+    names = [w.name.split(":")[0] for w in qat.non_trainable_weights]
+    ranges = [w for w, name in zip(qat.non_trainable_weights, names)
+              if w.shape == () and name.endswith(("_min", "_max")) and "kernel" not in name
+              and not name.split("/")[-1].startswith("quantize_layer")]
+    others = [w for w, name in zip(qat.non_trainable_weights, names)
+              if name.endswith(("moving_mean", "moving_variance"))]
+    kept = [w.numpy() for w in others]  # BatchNormalization statistics
+    for _ in range(passes):
+        before = [float(w.numpy()) for w in ranges]
+        qat(x, training=True)
+        for w, old in zip(ranges, before):
+            w.assign(old + (float(w.numpy()) - old) / (1 - TFMOT_EMA_DECAY))
+    for w, value in zip(others, kept):
+        w.assign(value)
 
 
 def _settle_batch_norms(model, x):
@@ -574,6 +602,7 @@ class ModelRun:
         with kat.quantize_scope():
             qat = tfmot.quantization.keras.quantize_apply(kat.quantize_annotate_model(twin))
         targets = self._train_targets(twin)
+        _calibrate_ranges(qat, self.x_train[:SETTLE_COUNT])
         _fit(qat, self.x_train, targets, self.train_steps, _loss(self.spec))
         int8 = to_tflite(qat, quantize=True)
         float_ops = sorted({name for name, dtype in tflite_op_types(int8)

@@ -204,3 +204,33 @@ def test_detection_data_are_canvases_with_boxes():
         assert set(np.unique(classes)) <= {-1, 0, 1} and (classes >= 0).any(axis=1).all()
         assert targets["boxes"].shape == classes.shape + (4,)
     assert not np.array_equal(x_train[:8], x_eval)
+
+
+def test_calibrated_ranges_are_the_activations_extremes(rng):
+    # Conv -> BN -> ReLU -> Dense under TFMOT QAT: its ranges start at ±6 and move by 0.1% of
+    # the distance per training step; calibrated, the ReLU's is [0, max of the ReLU output] and
+    # a further training step leaves every range where it is.
+    import tensorflow_model_optimization as tfmot
+    import tf_keras
+
+    inputs = tf_keras.Input((8, 8, 1))
+    x = tf_keras.layers.Conv2D(4, 3)(inputs)
+    relu = tf_keras.layers.ReLU(name="relu")(tf_keras.layers.BatchNormalization()(x))
+    model = tf_keras.Model(inputs, tf_keras.layers.Dense(3)(tf_keras.layers.Flatten()(relu)))
+    qat = tfmot.quantization.keras.quantize_model(model)
+    x = rng.uniform(size=(64, 8, 8, 1)).astype("float32")
+    ranges = {w.name.split(":")[0]: w for w in qat.non_trainable_weights}
+    assert float(ranges["quant_relu/output_max"].numpy()) == 6.0
+    matrix._calibrate_ranges(qat, x)
+    # The BN in training mode normalizes with the batch's statistics, as the calibration call.
+    features = tf_keras.Model(inputs, relu)(x, training=True).numpy()
+    assert float(ranges["quant_relu/output_min"].numpy()) == pytest.approx(0.0, abs=1e-3)
+    assert float(ranges["quant_relu/output_max"].numpy()) == pytest.approx(features.max(),
+                                                                           rel=0.02)
+    calibrated = {name: float(w.numpy()) for name, w in ranges.items()
+                  if name.endswith(("output_min", "output_max", "post_activation_min",
+                                    "post_activation_max"))}
+    assert len(calibrated) == 4
+    qat(x, training=True)
+    for name, value in calibrated.items():
+        assert float(ranges[name].numpy()) == pytest.approx(value, abs=1e-3), name
