@@ -847,7 +847,7 @@ width=0.125`: `SPECS` in `keras_adastride/tfmot/matrix.py`), trained on {train} 
 Fashion-MNIST images resized to it (segmentation: the garment's pixels as the mask) for at least
 {min_epochs} epochs and then until its accuracy on {val} held-out images reaches {accuracy:.0%},
 at most {max_epochs} (the `training` column: epochs, held-out accuracy). {longer} (`on N`: N
-training images; VGG16's built-in conv / dense kernels drawn He-normal first; `Recipe` in
+training images; {he_init}'s built-in conv / dense kernels drawn He-normal first; `Recipe` in
 matrix.py, docs/TFMOT.md). YOLOX is trained with its detection loss (`YOLOXDetector`) on canvases
 of 1-3 Fashion-MNIST items of 2 classes for {detect_epochs} epochs; its own outputs are its
 pruning and QAT targets. Each row runs in a process of its own (`peak memory`: that process's
@@ -863,8 +863,9 @@ Paths:
 - **pruning**: `kat.to_tf_keras`, TFMOT magnitude pruning to 50% (constant schedule), strip,
   `kat.to_keras3`, saved as `.keras`; zeros of every pruned kernel counted on the weights loaded
   back from that file (each within 1 point of 50%).
-- **qat_int8**: `kat.to_tf_keras`, `kat.quantize_annotate_model` + `quantize_apply`, one QAT
-  epoch (16 steps), int8 TFLite from the QAT ranges; top-1 (argmax over the last axis, per position for
+- **qat_int8**: `kat.to_tf_keras`, `kat.quantize_annotate_model` + `quantize_apply`, activation
+  ranges calibrated on 512 training images, one QAT epoch (16 steps), int8 TFLite from the QAT
+  ranges; top-1 (argmax over the last axis, per position for
   segmentation maps) agreement with the QAT Keras model on {eval} other real images:
   on the *decisive* positions (the QAT model's top-1 margin >= 5% of its output's range; they
   must be at least half) >= 99%, and on all (a tie in the QAT output counts as agreement);
@@ -895,14 +896,17 @@ def markdown(runs, eval_count=256, train_count=1024):
     lines = [HEADER.format(eval=eval_count, train=train_count, min_epochs=MIN_TRAIN_EPOCHS,
                            max_epochs=MAX_TRAIN_EPOCHS, val=VALIDATION_COUNT,
                            accuracy=TRAIN_ACCURACY, longer=longer,
+                           he_init=", ".join(s.builder for s in SPECS if s.recipe.he_init),
                            detect_epochs=SPECS_BY_NAME["yolox"].recipe.max_epochs)]
     cells = [cell for run in runs for cell in run.cells.values()]
     summary = f"{sum(c.ok for c in cells)} of {len(cells)} cells ok"
     timed = [run for run in runs if run.seconds]
     if timed:
-        rows = "" if len(timed) == len(runs) else f" for the {len(timed)} rows timed"
+        rows = "" if len(timed) == len(runs) else (
+            f" for the {len(timed)} rows timed; the others were carried over from an earlier "
+            "table: docs/TFMOT.md")
         summary += (f" ({sum(run.seconds for run in timed) / 60:.0f} minutes of row processes"
-                    f"{rows} on a shared 2-core CPU, besides the out-of-process checks)")
+                    f" on a shared 2-core CPU{rows}, besides the out-of-process checks)")
     lines += [summary + ".", "",
               "| model | input | variant | training | " + " | ".join(PATHS) + " | peak memory |",
               "| --- | --- | --- | --- |" + " --- |" * len(PATHS) + " --- |"]
