@@ -902,11 +902,12 @@ def markdown(runs, eval_count=256, train_count=1024):
     summary = f"{sum(c.ok for c in cells)} of {len(cells)} cells ok"
     timed = [run for run in runs if run.seconds]
     if timed:
-        rows = "" if len(timed) == len(runs) else (
-            f" for the {len(timed)} rows timed; the others were carried over from an earlier "
-            "table: docs/TFMOT.md")
+        rows = "" if len(timed) == len(runs) else f" for the {len(timed)} rows timed"
         summary += (f" ({sum(run.seconds for run in timed) / 60:.0f} minutes of row processes"
-                    f" on a shared 2-core CPU{rows}, besides the out-of-process checks)")
+                    f"{rows} on a shared 2-core CPU, besides the out-of-process checks)")
+        if len(timed) < len(runs):
+            summary += ("; the rows without a time were carried over from an earlier table "
+                        "(docs/TFMOT.md)")
     lines += [summary + ".", "",
               "| model | input | variant | training | " + " | ".join(PATHS) + " | peak memory |",
               "| --- | --- | --- | --- |" + " --- |" * len(PATHS) + " --- |"]
