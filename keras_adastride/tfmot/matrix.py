@@ -13,8 +13,9 @@ Fashion-MNIST images resized to its input, so that its outputs have margins):
     pruning     ``to_tf_keras``, TFMOT magnitude pruning to 50%, ``strip_pruning``,
                 ``to_keras3``, saved as .keras: every pruned kernel's sparsity, measured on the
                 weights loaded back from that file, within 1 point of 50%
-    qat_int8    ``to_tf_keras``, ``quantize_annotate_model`` / ``quantize_apply``, a few QAT
-                steps, int8 TFLite from the QAT ranges: top-1 (argmax over the last axis, per
+    qat_int8    ``to_tf_keras``, ``quantize_annotate_model`` / ``quantize_apply``, activation
+                ranges calibrated (:func:`_calibrate_ranges`), a few QAT steps, int8 TFLite
+                from the QAT ranges: top-1 (argmax over the last axis, per
                 position for maps) agrees with the QAT Keras model on >= 99% of the evaluation
                 images (detection: >= 99% of the anchor x class scores within 5% of their
                 range, :func:`_score_agreement`); the ops left in float are listed
@@ -261,9 +262,9 @@ def _calibrate_ranges(qat, x, passes=2):
 
     TFMOT updates a range only in a training-mode call, by one EMA step ``r += (1 - d)(b - r)``
     (``quant_ops.MovingAvgQuantize``, ``d`` = :data:`TFMOT_EMA_DECAY`) towards the batch's
-    ``b`` (its min / max, 0 included); one call gives ``b`` from that step. Those ranges are
-    the scalar ``*_min`` / ``*_max`` variables but the kernels' (their last value, no EMA) and
-    the input ``quantize_layer``'s (the min / max of all values seen: set by the call itself).
+    ``b`` (its min / max, 0 included); one call gives ``b`` from that step. These ranges are
+    the scalar ``*_min`` / ``*_max`` variables except the kernels' (their last value, no EMA)
+    and the input ``quantize_layer``'s (the min / max of all values seen: set by the call).
     Each of ``passes`` calls sees the ranges the previous one set upstream."""
     names = [w.name.split(":")[0] for w in qat.non_trainable_weights]
     ranges = [w for w, name in zip(qat.non_trainable_weights, names)
@@ -308,8 +309,9 @@ def _he_init(model, seed=0):
 
     The builders use Keras' default Glorot-uniform (as ``keras.applications``), which halves the
     signal's variance at every ReLU layer: through VGG16's 16 layers without BatchNormalization
-    its softmax outputs start within 2e-6 of each other with SPD-Conv (1.4e-5 original) and
-    Adam never left the constant prediction (He et al. 2015 trained such nets with this init)."""
+    its softmax outputs start with a standard deviation of 2e-6 with SPD-Conv (1.4e-5 original)
+    and Adam never left the constant prediction (He et al. 2015 trained such nets with this
+    init)."""
     import keras
 
     draw = keras.initializers.HeNormal(seed=seed)
