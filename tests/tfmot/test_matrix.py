@@ -231,6 +231,14 @@ def test_calibrated_ranges_are_the_activations_extremes(rng):
                   if name.endswith(("output_min", "output_max", "post_activation_min",
                                     "post_activation_max"))}
     assert len(calibrated) == 4
+    # Not EMA ranges, left to TFMOT: the input's (all values seen) and the Dense kernel's (its
+    # last value; per tensor, so a scalar too). The BatchNormalization statistics are put back.
+    assert float(ranges["quantize_layer/quantize_layer_max"].numpy()) == pytest.approx(x.max())
+    kernel = model.layers[-1].kernel.numpy()
+    assert float(ranges["quant_dense/kernel_max"].numpy()) == pytest.approx(np.abs(kernel).max(),
+                                                                            rel=1e-5)
+    norm = [w.numpy() for w in qat.non_trainable_weights if "moving_" in w.name]
+    np.testing.assert_array_equal(norm, [np.zeros(4), np.ones(4)])
     qat(x, training=True)
     for name, value in calibrated.items():
         assert float(ranges[name].numpy()) == pytest.approx(value, abs=1e-3), name
