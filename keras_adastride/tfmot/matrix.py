@@ -908,8 +908,8 @@ def markdown(runs, eval_count=256, train_count=1024):
         summary += (f" ({sum(run.seconds for run in timed) / 60:.0f} minutes of row processes"
                     f"{rows} on a shared 2-core CPU, besides the out-of-process checks)")
         if len(timed) < len(runs):
-            summary += ("; the rows without a time were carried over from an earlier table "
-                        "(docs/TFMOT.md)")
+            summary += ("; the rows without a time were stopped or carried over from an "
+                        "earlier table (docs/TFMOT.md)")
     lines += [summary + ".", "",
               "| model | input | variant | training | " + " | ".join(PATHS) + " | peak memory |",
               "| --- | --- | --- | --- |" + " --- |" * len(PATHS) + " --- |"]
