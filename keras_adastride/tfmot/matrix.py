@@ -848,11 +848,11 @@ the VGG / ResNet widths, 0.25 for MobileNet, `base_filters=4` for U-Net, YOLOX `
 width=0.125`: `SPECS` in `keras_adastride/tfmot/matrix.py`), trained on {train} real
 Fashion-MNIST images resized to it (segmentation: the garment's pixels as the mask) for at least
 {min_epochs} epochs and then until its accuracy on {val} held-out images reaches {accuracy:.0%},
-at most {max_epochs} (the `training` column: epochs, held-out accuracy). {longer} (`on N`: N
-training images; {he_init}'s built-in conv / dense kernels drawn He-normal first; `Recipe` in
-matrix.py, docs/TFMOT.md). YOLOX is trained with its detection loss (`YOLOXDetector`) on canvases
-of 1-3 Fashion-MNIST items of 2 classes for {detect_epochs} epochs; its own outputs are its
-pruning and QAT targets. Each row runs in a process of its own (`peak memory`: that process's
+at most {max_epochs} (the `training` column: epochs, held-out accuracy).
+{longer} (`on N`: N training images; {he_init}'s built-in conv / dense kernels drawn He-normal
+first; `Recipe` in matrix.py, docs/TFMOT.md). YOLOX is trained with its detection loss (`YOLOXDetector`) on canvases
+of 1-3 Fashion-MNIST items of 2 classes for {detect_epochs} epochs (its evaluation images are
+such canvases too); its own outputs are its pruning and QAT targets. Each row runs in a process of its own (`peak memory`: that process's
 peak resident memory; one is stopped past 5 GB).
 Paths:
 
