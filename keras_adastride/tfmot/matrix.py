@@ -13,8 +13,9 @@ Fashion-MNIST images resized to its input, so that its outputs have margins):
     pruning     ``to_tf_keras``, TFMOT magnitude pruning to 50%, ``strip_pruning``,
                 ``to_keras3``, saved as .keras: every pruned kernel's sparsity, measured on the
                 weights loaded back from that file, within 1 point of 50%
-    qat_int8    ``to_tf_keras``, ``quantize_annotate_model`` / ``quantize_apply``, a few QAT
-                steps, int8 TFLite from the QAT ranges: top-1 (argmax over the last axis, per
+    qat_int8    ``to_tf_keras``, ``quantize_annotate_model`` / ``quantize_apply``, activation
+                ranges calibrated (:func:`_calibrate_ranges`), a few QAT steps, int8 TFLite
+                from the QAT ranges: top-1 (argmax over the last axis, per
                 position for maps) agrees with the QAT Keras model on >= 99% of the evaluation
                 images (detection: >= 99% of the anchor x class scores within 5% of their
                 range, :func:`_score_agreement`); the ops left in float are listed
@@ -50,6 +51,7 @@ DECISIVE = 0.05  # a position is decisive if its top-1 margin is >= 5% of the ou
 MIN_DECISIVE = 0.5  # fewer decisive positions than this fraction: the measure says nothing
 SCORE_TOLERANCE = 0.05  # detection: a score agrees if within 5% of the reference's score range
 SPARSITY = 0.5
+TFMOT_EMA_DECAY = 0.999  # of TFMOT's activation ranges (quant_ops.MovingAvgQuantize)
 #: float training before the paths, so that top-1 agreement measures quantization and not the
 #: order of near-equal classes of a net that has not learned yet: at least MIN_TRAIN_EPOCHS,
 #: then epoch by epoch until the accuracy on VALIDATION_COUNT held-out images reaches
@@ -63,14 +65,35 @@ SETTLE_COUNT = 512
 
 
 @dataclasses.dataclass(frozen=True)
+class Recipe:
+    """A row's float training where it differs from the defaults above: ``images`` training
+    images (None: :func:`run_matrix`'s ``train_count``), the held-out ``accuracy`` to reach,
+    ``max_epochs``; ``he_init``: every built-in ``Conv2D`` / ``Dense`` kernel drawn from
+    He-normal before training (:func:`_he_init`). Detection: ``max_epochs`` epochs of the YOLOX
+    loss on ``images`` canvases."""
+
+    images: int = None
+    accuracy: float = TRAIN_ACCURACY
+    max_epochs: int = MAX_TRAIN_EPOCHS
+    he_init: bool = False
+
+
+#: the builders whose nets had too small margins for the int8 check on the default recipe
+#: (docs/TFMOT.md): 4x the images, 75% held-out accuracy
+LONGER = Recipe(images=4096, accuracy=0.75, max_epochs=20)
+
+
+@dataclasses.dataclass(frozen=True)
 class Spec:
-    """One builder at its smallest trainable size: the builder's keyword arguments, variants."""
+    """One builder at its smallest trainable size: the builder's keyword arguments, variants,
+    its training :class:`Recipe`."""
 
     builder: str
     kwargs: dict
     variants: tuple
     task: str = "classify"  # "classify" | "segment" | "detect"
     make: object = None  # builder(downsampling=variant, **kwargs) if not keras_adastride.models
+    recipe: Recipe = Recipe()
 
     @property
     def input_shape(self):
@@ -94,19 +117,20 @@ SPECS = (
     Spec("dilated_segnet", dict(input_shape=(16, 16, 1), num_classes=2),
          ("original", "cas"), task="segment"),
     Spec("mobilenet", dict(input_shape=(32, 32, 1), num_classes=10, alpha=0.25),
-         ("original", "cas", "spd")),
+         ("original", "cas", "spd"), recipe=LONGER),
     Spec("alexnet", dict(input_shape=(32, 32, 3), num_classes=10),
          ("original", "cas", "pas", "spd")),
     Spec("yolox", dict(input_shape=(64, 64, 1), num_classes=2, depth=0.33, width=0.125),
-         ("original", "cas", "spd"), task="detect"),
+         ("original", "cas", "spd"), task="detect", recipe=Recipe(images=1024, max_epochs=4)),
     Spec("resnet18", dict(input_shape=(32, 32, 1), num_classes=10, alpha=0.25),
-         ("original", "cas", "pas", "spd")),
+         ("original", "cas", "pas", "spd"), recipe=LONGER),
     Spec("vgg11", dict(input_shape=(32, 32, 1), num_classes=10, alpha=0.25),
-         ("original", "cas", "pas", "spd")),
+         ("original", "cas", "pas", "spd"), recipe=LONGER),
     Spec("vgg16", dict(input_shape=(32, 32, 1), num_classes=10, alpha=0.25),
-         ("original", "cas", "pas", "spd")),
+         ("original", "cas", "pas", "spd"),
+         recipe=dataclasses.replace(LONGER, he_init=True)),
     Spec("resnet50", dict(input_shape=(32, 32, 1), num_classes=10, alpha=0.25),
-         ("original", "cas", "pas", "spd")),
+         ("original", "cas", "pas", "spd"), recipe=LONGER),
 )
 SPECS_BY_NAME = {spec.builder: spec for spec in SPECS}
 
@@ -146,7 +170,7 @@ def _targets(spec, x, y):
         return y
     if spec.task == "segment":  # foreground where the garment is: masks follow from the pixels
         return (x[..., 0] > 0.25).astype("int32")
-    return None  # detection: no loss here (raw YOLOX maps); the untrained model is used
+    return None  # detection: pruning and QAT fit the trained net's own raw maps
 
 
 def _flat(outputs):
@@ -231,6 +255,33 @@ def _fit(model, x, targets, steps, loss):
     model.fit(x, targets, batch_size=max(1, len(x) // steps), verbose=0, shuffle=False)
 
 
+def _calibrate_ranges(qat, x, passes=2):
+    """Every activation range of the QAT model ``qat`` := the min / max its tensor takes on
+    ``x`` (TFMOT's moving averages, from their start at ±6, would need thousands of steps);
+    nothing else changes.
+
+    TFMOT updates a range only in a training-mode call, by one EMA step ``r += (1 - d)(b - r)``
+    (``quant_ops.MovingAvgQuantize``, ``d`` = :data:`TFMOT_EMA_DECAY`) towards the batch's
+    ``b`` (its min / max, 0 included); one call gives ``b`` from that step. These ranges are
+    the scalar ``*_min`` / ``*_max`` variables except the kernels' (their last value, no EMA)
+    and the input ``quantize_layer``'s (the min / max of all values seen: set by the call).
+    Each of ``passes`` calls sees the ranges the previous one set upstream."""
+    names = [w.name.split(":")[0] for w in qat.non_trainable_weights]
+    ranges = [w for w, name in zip(qat.non_trainable_weights, names)
+              if w.shape == () and name.endswith(("_min", "_max")) and "kernel" not in name
+              and not name.split("/")[-1].startswith("quantize_layer")]
+    others = [w for w, name in zip(qat.non_trainable_weights, names)
+              if name.endswith(("moving_mean", "moving_variance"))]
+    kept = [w.numpy() for w in others]  # BatchNormalization statistics
+    for _ in range(passes):
+        before = [float(w.numpy()) for w in ranges]
+        qat(x, training=True)
+        for w, old in zip(ranges, before):
+            w.assign(old + (float(w.numpy()) - old) / (1 - TFMOT_EMA_DECAY))
+    for w, value in zip(others, kept):
+        w.assign(value)
+
+
 def _settle_batch_norms(model, x):
     """Every BatchNormalization's moving mean and variance := the statistics of ``x`` (one
     training-mode pass at momentum 0; no weight changes).
@@ -252,20 +303,58 @@ def _settle_batch_norms(model, x):
         norm.momentum = momentum
 
 
-def _train(model, x, targets, validation, loss):
+def _he_init(model, seed=0):
+    """Every built-in ``Conv2D`` / ``Dense`` kernel := a He-normal draw (ours keep theirs: the
+    CAS / SPD-Conv kernels start as the op they replace).
+
+    The builders use Keras' default Glorot-uniform (as ``keras.applications``), which halves the
+    signal's variance at every ReLU layer: through VGG16's 16 layers without BatchNormalization
+    its softmax outputs start with a standard deviation of 2e-6 with SPD-Conv (1.4e-5 original)
+    and Adam never left the constant prediction (He et al. 2015 trained such nets with this
+    init)."""
+    import keras
+
+    draw = keras.initializers.HeNormal(seed=seed)
+    for layer in model.layers:  # not their sublayers: a SpaceToDepthConv holds a Conv2D
+        if type(layer) in (keras.layers.Conv2D, keras.layers.Dense):
+            layer.kernel.assign(draw(layer.kernel.shape))
+
+
+def _train(model, x, targets, validation, loss, recipe=Recipe()):
     """Adam (Keras defaults), batches of 32, epoch by epoch (BatchNormalization statistics
     settled after each): at least :data:`MIN_TRAIN_EPOCHS`, then while the accuracy on
-    ``validation`` (x, targets) is under :data:`TRAIN_ACCURACY`, up to :data:`MAX_TRAIN_EPOCHS`.
-    Returns (epochs, last validation accuracy)."""
+    ``validation`` (x, targets) is under ``recipe.accuracy``, up to ``recipe.max_epochs``.
+    Returns (epochs, last validation accuracy, training images)."""
+    if recipe.he_init:
+        _he_init(model)
     model.compile("adam", loss, metrics=["accuracy"])
     epochs, accuracy = 0, 0.0
-    while epochs < MIN_TRAIN_EPOCHS or (accuracy < TRAIN_ACCURACY and epochs < MAX_TRAIN_EPOCHS):
+    while epochs < MIN_TRAIN_EPOCHS or (accuracy < recipe.accuracy
+                                        and epochs < recipe.max_epochs):
         model.fit(x, targets, batch_size=32, initial_epoch=epochs, epochs=epochs + 1, verbose=0,
                   shuffle=False)
         epochs += 1
         _settle_batch_norms(model, x[:SETTLE_COUNT])
         accuracy = float(model.evaluate(*validation, verbose=0, return_dict=True)["accuracy"])
-    return epochs, accuracy
+    return epochs, accuracy, len(x)
+
+
+def _train_detector(model, x, targets, validation, recipe):
+    """YOLOX: ``recipe.max_epochs`` epochs of its detection loss (``YOLOXDetector``, Adam,
+    batches of 32; BatchNormalization settled after each). Returns (epochs, held-out loss,
+    training canvases)."""
+    import keras
+
+    from keras_adastride.detection import YOLOXDetector
+
+    detector = YOLOXDetector(model)
+    detector.compile(keras.optimizers.Adam())
+    for epoch in range(recipe.max_epochs):
+        detector.fit(x, targets, batch_size=32, initial_epoch=epoch, epochs=epoch + 1,
+                     verbose=0, shuffle=False)
+        _settle_batch_norms(model, x[:SETTLE_COUNT])
+    loss = detector.evaluate(*validation, verbose=0, return_dict=True)["loss"]
+    return recipe.max_epochs, float(loss), len(x)
 
 
 def _loss(spec):
@@ -323,9 +412,13 @@ class ModelRun:
         keras.utils.set_random_seed(0)
         model = self.spec.build(self.variant)
         targets = _targets(self.spec, self.x_train, self.y_train)
-        if targets is not None:
+        if self.spec.task == "detect":
+            self.training = _train_detector(model, self.x_train, self.y_train, (x_val, y_val),
+                                            self.spec.recipe)
+        else:
             self.training = _train(model, self.x_train, targets,
-                                   (x_val, _targets(self.spec, x_val, y_val)), _loss(self.spec))
+                                   (x_val, _targets(self.spec, x_val, y_val)), _loss(self.spec),
+                                   self.spec.recipe)
         self.model = model
         for path in paths:
             if progress:
@@ -511,6 +604,7 @@ class ModelRun:
         with kat.quantize_scope():
             qat = tfmot.quantization.keras.quantize_apply(kat.quantize_annotate_model(twin))
         targets = self._train_targets(twin)
+        _calibrate_ranges(qat, self.x_train[:SETTLE_COUNT])
         _fit(qat, self.x_train, targets, self.train_steps, _loss(self.spec))
         int8 = to_tflite(qat, quantize=True)
         float_ops = sorted({name for name, dtype in tflite_op_types(int8)
@@ -659,11 +753,35 @@ def check_out_of_process(runs, work_dir):
 
 
 def _data(spec, eval_count, train_count):
-    """(x_train, y_train, x_eval, x_val, y_val): ``train_count`` test images, then
-    ``eval_count`` others (the paths' inputs), then :data:`VALIDATION_COUNT` (the training's)."""
+    """(x_train, y_train, x_eval, x_val, y_val): ``train_count`` test images (or the spec's
+    ``recipe.images``), then ``eval_count`` others (the paths' inputs), then
+    :data:`VALIDATION_COUNT` (the training's); detection: :func:`_canvases`."""
+    train_count = spec.recipe.images or train_count
+    if spec.task == "detect":
+        return _canvases(spec, eval_count, train_count)
     x_train, y_train = _images(spec.input_shape, train_count)
     x_eval, _ = _images(spec.input_shape, eval_count, offset=train_count)
     x_val, y_val = _images(spec.input_shape, VALIDATION_COUNT, offset=train_count + eval_count)
+    return x_train, y_train, x_eval, x_val, y_val
+
+
+def _canvases(spec, eval_count, train_count):
+    """:func:`_data` for YOLOX: canvases of 1 to 3 Fashion-MNIST test items of the first
+    ``num_classes`` classes (``composite_detection_set``; targets ``{"boxes", "classes"}``),
+    training, evaluation and validation canvases drawn from disjoint thirds of the items."""
+    from keras_adastride.data import load_fashion_mnist
+    from keras_adastride.detection import composite_detection_set
+
+    classes = spec.kwargs["num_classes"]
+    _, (x, y) = load_fashion_mnist()
+    x, y = x[y < classes], y[y < classes]
+    parts = np.array_split(np.arange(len(y)), 3)
+    sets = [composite_detection_set(x[part], y[part], count, canvas_size=spec.input_shape[0],
+                                    num_classes=classes, objects_per_canvas=(1, 3), seed=seed,
+                                    max_boxes=3)
+            for seed, (part, count) in enumerate(zip(parts, (train_count, eval_count,
+                                                             VALIDATION_COUNT)))]
+    (x_train, y_train), (x_eval, _), (x_val, y_val) = sets
     return x_train, y_train, x_eval, x_val, y_val
 
 
@@ -730,9 +848,12 @@ the VGG / ResNet widths, 0.25 for MobileNet, `base_filters=4` for U-Net, YOLOX `
 width=0.125`: `SPECS` in `keras_adastride/tfmot/matrix.py`), trained on {train} real
 Fashion-MNIST images resized to it (segmentation: the garment's pixels as the mask) for at least
 {min_epochs} epochs and then until its accuracy on {val} held-out images reaches {accuracy:.0%},
-at most {max_epochs} (the `training` column: epochs, held-out accuracy). YOLOX is untrained: it has
-no loss here, its own outputs are its QAT targets. Each row runs in a process of its own
-(`peak memory`: that process's peak resident memory; one is stopped past 5 GB).
+at most {max_epochs} (the `training` column: epochs, held-out accuracy).
+{longer} (`on N`: N training images; {he_init}'s built-in conv / dense kernels drawn He-normal
+first; `Recipe` in matrix.py, docs/TFMOT.md). YOLOX is trained with its detection loss (`YOLOXDetector`) on canvases
+of 1-3 Fashion-MNIST items of 2 classes for {detect_epochs} epochs (its evaluation images are
+such canvases too); its own outputs are its pruning and QAT targets. Each row runs in a process of its own (`peak memory`: that process's
+peak resident memory; one is stopped past 5 GB).
 Paths:
 
 - **keras**: `.keras` saved, loaded in a fresh process, outputs compared (max abs diff <= 1e-5).
@@ -744,8 +865,9 @@ Paths:
 - **pruning**: `kat.to_tf_keras`, TFMOT magnitude pruning to 50% (constant schedule), strip,
   `kat.to_keras3`, saved as `.keras`; zeros of every pruned kernel counted on the weights loaded
   back from that file (each within 1 point of 50%).
-- **qat_int8**: `kat.to_tf_keras`, `kat.quantize_annotate_model` + `quantize_apply`, one QAT
-  epoch (16 steps), int8 TFLite from the QAT ranges; top-1 (argmax over the last axis, per position for
+- **qat_int8**: `kat.to_tf_keras`, `kat.quantize_annotate_model` + `quantize_apply`, activation
+  ranges calibrated on 512 training images, one QAT epoch (16 steps), int8 TFLite from the QAT
+  ranges; top-1 (argmax over the last axis, per position for
   segmentation maps) agreement with the QAT Keras model on {eval} other real images:
   on the *decisive* positions (the QAT model's top-1 margin >= 5% of its output's range; they
   must be at least half) >= 99%, and on all (a tie in the QAT output counts as agreement);
@@ -759,17 +881,25 @@ Paths:
 """
 
 
-def _training(run):
+def _training(run, train_count):
     if run.training is None:
         return "untrained"
-    epochs, accuracy = run.training
-    return f"{epochs} epochs, {accuracy:.0%}"
+    epochs, value, images = run.training
+    if run.spec.task == "detect":
+        return f"{epochs} epochs on {images} canvases, held-out loss {value:.2f}"
+    count = "" if images == train_count else f" on {images}"
+    return f"{epochs} epochs{count}, {value:.0%}"
 
 
 def markdown(runs, eval_count=256, train_count=1024):
+    longer = [spec.builder for spec in SPECS if spec.recipe.images == LONGER.images]
+    longer = (f"{', '.join(longer)}: {LONGER.images} images, until {LONGER.accuracy:.0%}, at most "
+              f"{LONGER.max_epochs} epochs")
     lines = [HEADER.format(eval=eval_count, train=train_count, min_epochs=MIN_TRAIN_EPOCHS,
                            max_epochs=MAX_TRAIN_EPOCHS, val=VALIDATION_COUNT,
-                           accuracy=TRAIN_ACCURACY)]
+                           accuracy=TRAIN_ACCURACY, longer=longer,
+                           he_init=", ".join(s.builder for s in SPECS if s.recipe.he_init),
+                           detect_epochs=SPECS_BY_NAME["yolox"].recipe.max_epochs)]
     cells = [cell for run in runs for cell in run.cells.values()]
     summary = f"{sum(c.ok for c in cells)} of {len(cells)} cells ok"
     timed = [run for run in runs if run.seconds]
@@ -777,12 +907,15 @@ def markdown(runs, eval_count=256, train_count=1024):
         rows = "" if len(timed) == len(runs) else f" for the {len(timed)} rows timed"
         summary += (f" ({sum(run.seconds for run in timed) / 60:.0f} minutes of row processes"
                     f"{rows} on a shared 2-core CPU, besides the out-of-process checks)")
+        if len(timed) < len(runs):
+            summary += ("; the rows without a time were stopped or carried over from an "
+                        "earlier table (docs/TFMOT.md)")
     lines += [summary + ".", "",
               "| model | input | variant | training | " + " | ".join(PATHS) + " | peak memory |",
               "| --- | --- | --- | --- |" + " --- |" * len(PATHS) + " --- |"]
     for run in runs:
         shape = "x".join(str(s) for s in run.spec.input_shape)
-        row = [run.spec.builder, shape, run.variant, _training(run)]
+        row = [run.spec.builder, shape, run.variant, _training(run, train_count)]
         row += [run.cells[p].markdown() if p in run.cells else "" for p in PATHS]
         row.append(f"{run.peak_rss / 2**30:.1f} GB" if run.peak_rss else "")
         lines.append("| " + " | ".join(row) + " |")
@@ -797,6 +930,8 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write", metavar="PATH", help="also write the table to PATH")
     parser.add_argument("--models", nargs="+", metavar="NAME", help="only these builders")
+    parser.add_argument("--variants", nargs="+", metavar="VARIANT",
+                        help="only these variants of each builder")
     parser.add_argument("--work-dir", help="where the files go (default: a temporary folder)")
     parser.add_argument("--max-rss-gb", type=float, default=5.0,
                         help="stop a builder x variant process past this resident memory")
@@ -825,7 +960,9 @@ def main(argv=None):
             parser.error(f"unknown model(s) {sorted(unknown)}; choose from "
                          f"{sorted(s.builder for s in SPECS)}")
         specs = tuple(s for s in SPECS if s.builder in args.models)
-    total = sum(len(s.variants) * len(PATHS) + 1 for s in specs)
+    variants = {s.builder: tuple(v for v in s.variants if v in (args.variants or s.variants))
+                for s in specs}
+    total = sum(len(variants[s.builder]) * len(PATHS) + 1 for s in specs)
     if args.resume and not args.work_dir:
         parser.error("--resume needs --work-dir (where the earlier rows are)")
     if args.table_only and not args.resume:
@@ -844,7 +981,7 @@ def main(argv=None):
             handle.write(text)
 
     with _progress_bar(total, desc="matrix") as progress:
-        runs = run_matrix(specs, work_dir=args.work_dir, progress=progress,
+        runs = run_matrix(specs, work_dir=args.work_dir, variants=variants, progress=progress,
                           on_builder_done=write, isolate=not args.in_process,
                           max_rss=args.max_rss_gb * 2**30, resume=args.resume,
                           run_missing=not args.table_only)

@@ -88,8 +88,9 @@ def test_rows_run_in_their_own_process_and_resume(tmp_path):
                                variants={"dilated_vgg": ("cas",)}, isolate=True,
                                max_rss=5 * 2**30)
     assert run.cells["tflite"].ok, run.cells["tflite"].detail
-    epochs, accuracy = run.training
+    epochs, accuracy, images = run.training
     assert matrix.MIN_TRAIN_EPOCHS <= epochs <= matrix.MAX_TRAIN_EPOCHS and 0 <= accuracy <= 1
+    assert images == 1024  # run_matrix's train_count: dilated_vgg keeps the default recipe
     assert 2**27 < run.peak_rss < 5 * 2**30  # the subprocess's, not this process's
     (again,) = matrix.run_matrix([spec], paths=("tflite",), work_dir=work,
                                  variants={"dilated_vgg": ("cas",)}, isolate=True, resume=True)
@@ -171,3 +172,73 @@ def test_detection_scores_agree_within_the_tolerance_and_can_fail(rng):
     low["p3"][0, 0, 0, 4:], high["p3"][0, 0, 0, 4:] = -20.0, 20.0
     fraction, worst, _ = matrix._score_agreement(high, low)
     assert fraction == pytest.approx(638 / 640) and worst > matrix.SCORE_TOLERANCE
+
+
+def test_he_init_redraws_built_in_kernels_only():
+    # VGG16 SPD at alpha 0.25: 13 Conv2D + 3 Dense kernels redrawn with std sqrt(2 / fan_in);
+    # the SpaceToDepthConv pool sites keep their averaging kernels.
+    model = matrix.SPECS_BY_NAME["vgg16"].build("spd")
+    spd = {layer.name: layer.get_weights()[0] for layer in model.layers
+           if isinstance(layer, SpaceToDepthConv)}
+    before = {layer.name: layer.get_weights()[0] for layer in model.layers
+              if type(layer) in (keras.layers.Conv2D, keras.layers.Dense)}
+    assert len(spd) == 5 and len(before) == 16
+    matrix._he_init(model)
+    for name, kernel in before.items():
+        after = model.get_layer(name).get_weights()[0]
+        fan_in = np.prod(kernel.shape[:-1])
+        assert not np.allclose(after, kernel)
+        # Glorot's std would be sqrt(2 / (fan_in + fan_out)): 1/1.4 of this for a square conv.
+        assert after.std() == pytest.approx(np.sqrt(2 / fan_in), rel=0.2), name
+    for name, kernel in spd.items():
+        np.testing.assert_array_equal(model.get_layer(name).get_weights()[0], kernel)
+
+
+def test_detection_data_are_canvases_with_boxes():
+    spec = matrix.SPECS_BY_NAME["yolox"]
+    x_train, y_train, x_eval, x_val, y_val = matrix._canvases(spec, 8, 16)
+    assert x_train.shape == (16, 64, 64, 1) and x_eval.shape == (8, 64, 64, 1)
+    assert len(x_val) == matrix.VALIDATION_COUNT
+    for targets in (y_train, y_val):
+        classes = targets["classes"]
+        assert set(np.unique(classes)) <= {-1, 0, 1} and (classes >= 0).any(axis=1).all()
+        assert targets["boxes"].shape == classes.shape + (4,)
+    assert not np.array_equal(x_train[:8], x_eval)
+
+
+def test_calibrated_ranges_are_the_activations_extremes(rng):
+    # Conv -> BN -> ReLU -> Dense under TFMOT QAT: its ranges start at ±6 and move by 0.1% of
+    # the distance per training step; calibrated, the ReLU's is [0, max of the ReLU output] and
+    # a further training step leaves every range where it is.
+    import tensorflow_model_optimization as tfmot
+    import tf_keras
+
+    inputs = tf_keras.Input((8, 8, 1))
+    x = tf_keras.layers.Conv2D(4, 3)(inputs)
+    relu = tf_keras.layers.ReLU(name="relu")(tf_keras.layers.BatchNormalization()(x))
+    model = tf_keras.Model(inputs, tf_keras.layers.Dense(3)(tf_keras.layers.Flatten()(relu)))
+    qat = tfmot.quantization.keras.quantize_model(model)
+    x = rng.uniform(size=(64, 8, 8, 1)).astype("float32")
+    ranges = {w.name.split(":")[0]: w for w in qat.non_trainable_weights}
+    assert float(ranges["quant_relu/output_max"].numpy()) == 6.0
+    matrix._calibrate_ranges(qat, x)
+    # The BN in training mode normalizes with the batch's statistics, as the calibration call.
+    features = tf_keras.Model(inputs, relu)(x, training=True).numpy()
+    assert float(ranges["quant_relu/output_min"].numpy()) == pytest.approx(0.0, abs=1e-3)
+    assert float(ranges["quant_relu/output_max"].numpy()) == pytest.approx(features.max(),
+                                                                           rel=0.02)
+    calibrated = {name: float(w.numpy()) for name, w in ranges.items()
+                  if name.endswith(("output_min", "output_max", "post_activation_min",
+                                    "post_activation_max"))}
+    assert len(calibrated) == 4
+    # Not EMA ranges, left to TFMOT: the input's (all values seen) and the Dense kernel's (its
+    # last value; per tensor, so a scalar too). The BatchNormalization statistics are put back.
+    assert float(ranges["quantize_layer/quantize_layer_max"].numpy()) == pytest.approx(x.max())
+    kernel = model.layers[-1].kernel.numpy()
+    assert float(ranges["quant_dense/kernel_max"].numpy()) == pytest.approx(np.abs(kernel).max(),
+                                                                            rel=1e-5)
+    norm = [w.numpy() for w in qat.non_trainable_weights if "moving_" in w.name]
+    np.testing.assert_array_equal(norm, [np.zeros(4), np.ones(4)])
+    qat(x, training=True)
+    for name, value in calibrated.items():
+        assert float(ranges[name].numpy()) == pytest.approx(value, abs=1e-3), name
