@@ -56,7 +56,8 @@ TFMOT_EMA_DECAY = 0.999  # of TFMOT's activation ranges (quant_ops.MovingAvgQuan
 #: order of near-equal classes of a net that has not learned yet: at least MIN_TRAIN_EPOCHS,
 #: then epoch by epoch until the accuracy on VALIDATION_COUNT held-out images reaches
 #: TRAIN_ACCURACY (6x chance for 10 classes), at most MAX_TRAIN_EPOCHS; after each epoch the
-#: BatchNormalization statistics are those of SETTLE_COUNT training images (_settle_batch_norms)
+#: BatchNormalization statistics are those of SETTLE_COUNT training images (one batch:
+#: keras_adastride.experiments.batch_norm.settle_batch_norms)
 MIN_TRAIN_EPOCHS = 3
 MAX_TRAIN_EPOCHS = 15
 TRAIN_ACCURACY = 0.6
@@ -282,27 +283,6 @@ def _calibrate_ranges(qat, x, passes=2):
         w.assign(value)
 
 
-def _settle_batch_norms(model, x):
-    """Every BatchNormalization's moving mean and variance := the statistics of ``x`` (one
-    training-mode pass at momentum 0; no weight changes).
-
-    A short training leaves them near their initial 0 and 1 (momentum 0.99: 0.99^n of the initial
-    value after n steps); a channel whose true variance is far below 1 is then divided by about 1
-    at inference, and a MobileNet at 32x32 predicted one class for every held-out image after
-    480 steps (53% in training mode). Keras has no call for this (BN recalibration)."""
-    import keras
-
-    norms = [layer for layer in model._flatten_layers()
-             if isinstance(layer, keras.layers.BatchNormalization)]
-    momenta = [norm.momentum for norm in norms]
-    for norm in norms:
-        norm.momentum = 0.0
-    if norms:
-        model(x, training=True)
-    for norm, momentum in zip(norms, momenta):
-        norm.momentum = momentum
-
-
 def _he_init(model, seed=0):
     """Every built-in ``Conv2D`` / ``Dense`` kernel := a He-normal draw (ours keep theirs: the
     CAS / SPD-Conv kernels start as the op they replace).
@@ -325,6 +305,8 @@ def _train(model, x, targets, validation, loss, recipe=Recipe()):
     settled after each): at least :data:`MIN_TRAIN_EPOCHS`, then while the accuracy on
     ``validation`` (x, targets) is under ``recipe.accuracy``, up to ``recipe.max_epochs``.
     Returns (epochs, last validation accuracy, training images)."""
+    from keras_adastride.experiments.batch_norm import settle_batch_norms
+
     if recipe.he_init:
         _he_init(model)
     model.compile("adam", loss, metrics=["accuracy"])
@@ -334,7 +316,7 @@ def _train(model, x, targets, validation, loss, recipe=Recipe()):
         model.fit(x, targets, batch_size=32, initial_epoch=epochs, epochs=epochs + 1, verbose=0,
                   shuffle=False)
         epochs += 1
-        _settle_batch_norms(model, x[:SETTLE_COUNT])
+        settle_batch_norms(model, x[:SETTLE_COUNT], batch_size=SETTLE_COUNT)
         accuracy = float(model.evaluate(*validation, verbose=0, return_dict=True)["accuracy"])
     return epochs, accuracy, len(x)
 
@@ -346,13 +328,14 @@ def _train_detector(model, x, targets, validation, recipe):
     import keras
 
     from keras_adastride.detection import YOLOXDetector
+    from keras_adastride.experiments.batch_norm import settle_batch_norms
 
     detector = YOLOXDetector(model)
     detector.compile(keras.optimizers.Adam())
     for epoch in range(recipe.max_epochs):
         detector.fit(x, targets, batch_size=32, initial_epoch=epoch, epochs=epoch + 1,
                      verbose=0, shuffle=False)
-        _settle_batch_norms(model, x[:SETTLE_COUNT])
+        settle_batch_norms(model, x[:SETTLE_COUNT], batch_size=SETTLE_COUNT)
     loss = detector.evaluate(*validation, verbose=0, return_dict=True)["loss"]
     return recipe.max_epochs, float(loss), len(x)
 

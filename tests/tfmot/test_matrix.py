@@ -66,20 +66,6 @@ def test_agreement_counts_decisive_positions_and_ties():
     assert margin == pytest.approx(0.4)  # the largest margin where they differ: row 2
 
 
-def test_batch_norm_statistics_settle_to_the_batch(rng):
-    # Reference: NumPy's mean and variance of the BatchNormalization's input over N, H, W.
-    inputs = keras.Input((6, 6, 2))
-    features = keras.layers.Conv2D(3, 3, name="conv")(inputs)
-    model = keras.Model(inputs, keras.layers.BatchNormalization(name="bn")(features))
-    x = rng.normal(size=(64, 6, 6, 2)).astype("float32") * 0.01
-    matrix._settle_batch_norms(model, x)
-    conv = keras.Model(inputs, features).predict(x, verbose=0)
-    bn = model.get_layer("bn")
-    np.testing.assert_allclose(bn.moving_mean.numpy(), conv.mean((0, 1, 2)), atol=1e-6)
-    np.testing.assert_allclose(bn.moving_variance.numpy(), conv.var((0, 1, 2)), rtol=1e-3)
-    assert bn.momentum == 0.99  # restored
-
-
 def test_rows_run_in_their_own_process_and_resume(tmp_path):
     # The script's mode: a SPECS builder in a subprocess (one cheap path), its row saved.
     spec = matrix.SPECS_BY_NAME["dilated_vgg"]
