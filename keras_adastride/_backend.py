@@ -94,12 +94,43 @@ def _make_tf_ops():
     )
 
 
+class _ChannelsLastKernels:
+    """``keras.ops`` whose ops with a ``data_format`` (conv, depthwise conv, pooling) run
+    channels-last on TensorFlow: without oneDNN (TensorFlow's default on CPUs lacking AVX-512,
+    e.g. this project's AMD EPYC machines) its CPU kernels refuse NCHW ("The Conv2D op currently
+    only supports the NHWC tensor format on the CPU"), so ``channels_first`` inputs are
+    transposed around them, as :func:`_make_tf_ops` does for ``tf_keras``."""
+
+    LAYOUT_OPS = ("conv", "depthwise_conv", "average_pool", "max_pool")
+
+    def __init__(self, ops):
+        self._ops = ops
+
+    def __getattr__(self, name):
+        op = getattr(self._ops, name)
+        return self._channels_last(op) if name in self.LAYOUT_OPS else op
+
+    def _channels_last(self, op):
+        ops = self._ops
+
+        def run(inputs, *args, data_format=None, **kwargs):
+            if data_format != "channels_first":
+                return op(inputs, *args, data_format=data_format, **kwargs)
+            outputs = op(ops.transpose(inputs, (0, 2, 3, 1)), *args, data_format="channels_last",
+                         **kwargs)
+            return ops.transpose(outputs, (0, 3, 1, 2))
+
+        return run
+
+
 def keras3():
-    """The Keras 3 generation (``keras.ops`` works on every backend)."""
+    """The Keras 3 generation (``keras.ops`` works on every backend; on TensorFlow the
+    layout ops run channels-last: :class:`_ChannelsLastKernels`)."""
     import keras
 
+    ops = _ChannelsLastKernels(keras.ops) if keras.backend.backend() == "tensorflow" else keras.ops
     return Generation(
-        "keras3", keras, keras.ops, keras.random.SeedGenerator,
+        "keras3", keras, ops, keras.random.SeedGenerator,
         lambda shape, generator: keras.random.uniform(shape, seed=generator),
     )
 

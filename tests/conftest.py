@@ -9,6 +9,10 @@ time; this cut the JAX run from 766 s to 607 s of CPU (-21%). ``XLA_FLAGS`` set 
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# TensorFlow turns oneDNN off by default on CPUs without AVX-512 (e.g. AMD EPYC), and its own
+# CPU kernels then refuse NCHW: the channels_first references (plain Keras Conv2D / pooling) need
+# it on. Our layers run channels_first either way (keras_adastride._backend._ChannelsLastKernels).
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 if os.environ["KERAS_BACKEND"] == "jax":  # before JAX starts XLA; subprocesses inherit it
     os.environ.setdefault(

@@ -39,7 +39,9 @@ def conv2d_call(gen, conv, inputs, padding=None, data_format=None):
 
     - ``ops.add`` turns ``x + bias.reshape(1, C, 1, 1)`` into an NHWC ``bias_add`` whenever
       ``x``'s last axis also has size C: a ``channels_first`` Conv2D whose output width equals
-      ``filters`` adds its bias along the width. The bias is added here with the tensor's ``+``.
+      ``filters`` adds its bias along the width. The bias is added here with the tensor's ``+``
+      (and a ``channels_first`` conv runs through ``gen.ops``, channels-last underneath:
+      TensorFlow's CPU kernels without oneDNN refuse NCHW).
     - Every grouped conv runs through ``tf.function(jit_compile=True)``, which leaves
       ``_XlaMustCompile`` in exported graphs (TF Serving without XLA refuses them). Here a grouped
       conv is one conv per group, concatenated, and one with a single input channel per group
@@ -53,9 +55,7 @@ def conv2d_call(gen, conv, inputs, padding=None, data_format=None):
     overridden = padding is not None or data_format is not None
     data_format = data_format or conv.data_format
     channels_first = data_format == "channels_first"
-    if not overridden and (
-        not keras3_tf or (conv.groups == 1 and not (channels_first and conv.use_bias))
-    ):
+    if not overridden and (not keras3_tf or (conv.groups == 1 and not channels_first)):
         return conv(inputs)
     ops = gen.ops
     geometry = dict(
