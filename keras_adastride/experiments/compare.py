@@ -9,6 +9,7 @@ its history), ``table.md``, ``learning_curves.png`` and the task's example pictu
 (classification: ``gate_maps.png``, from the first seed's CAS / PAS models).
 """
 
+import copy
 import dataclasses
 import os
 
@@ -34,7 +35,10 @@ def run_comparison(config, log=print, check=True):
     ``check``: validate the configuration against the task first (``task.validate``); the
     command line has done that already and passes False.
     """
-    config = dataclasses.replace(config, output=worker_output(config.output, config.distribute))
+    output = worker_output(config.output, config.distribute)
+    if output != config.output:  # (a copy, not dataclasses.replace: no second __post_init__,
+        config = copy.copy(config)  # which refuses the variants that ``convert`` filled in)
+        config.output = output
     task = get_task(config.task)
     if check:
         task.validate(config)
