@@ -15,7 +15,7 @@ import sys
 from keras_adastride.data.augment import AUGMENTATIONS, TRANSLATE_FACTOR
 from keras_adastride.experiments.config import RESIZE_METHODS, ComparisonConfig
 from keras_adastride.experiments.distribute import CHOICES as DISTRIBUTE_CHOICES
-from keras_adastride.experiments.distribute import check_distribute, strategy
+from keras_adastride.experiments.distribute import UnevenBatchesError, check_distribute, strategy
 from keras_adastride.experiments.resume import check_output
 from keras_adastride.experiments.tasks import TASKS, get_task
 
@@ -201,10 +201,14 @@ def config_from_args(parser, argv=None):
 
 
 def main(argv=None):
-    config = config_from_args(build_parser(), argv)
+    parser = build_parser()
+    config = config_from_args(parser, argv)
     from keras_adastride.experiments.compare import run_comparison
 
-    result = run_comparison(config, check=False)
+    try:
+        result = run_comparison(config, check=False)
+    except UnevenBatchesError as error:  # raised before training
+        parser.error(str(error))
     print()
     print(result["table"])
     print()

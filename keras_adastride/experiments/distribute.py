@@ -243,8 +243,13 @@ def check_data_parallel_batches(batch_size, **sizes):
         check_even_batches(len(keras.distribution.list_devices()), batch_size, **sizes)
 
 
+class UnevenBatchesError(ValueError):
+    """Batches that JAX's ``DataParallel`` cannot shard; found once the data's sizes are known
+    (in the run, not in the flags), so the command line reports it as a usage error."""
+
+
 def check_even_batches(devices, batch_size, **sizes):
-    """Raise ``ValueError`` unless every batch of ``batch_size`` over each set of
+    """Raise :class:`UnevenBatchesError` unless every batch of ``batch_size`` over each set of
     ``sizes`` (``name=number of images``), the last one included, splits evenly over
     ``devices``: JAX's ``DataParallel`` shards each batch and refuses one that does not divide
     (``tf.distribute`` splits unevenly). Called before training."""
@@ -252,7 +257,7 @@ def check_even_batches(devices, batch_size, **sizes):
         last = size % batch_size or batch_size
         for what, count in (("batch_size", batch_size), (f"the last batch of {name}", last)):
             if count % devices:
-                raise ValueError(
+                raise UnevenBatchesError(
                     f"distribute='mirrored' on the JAX backend splits every batch evenly over "
                     f"its {devices} devices; {what} has {count} images ({name}={size}, "
                     f"batch_size={batch_size}). Choose sizes whose batches divide by {devices}.")

@@ -184,3 +184,17 @@ def test_cli_rejects_a_bad_tf_config_with_a_usage_error(tmp_path, monkeypatch, c
     assert error.value.code == 2
     assert "TF_CONFIG is not valid JSON" in capsys.readouterr().err
     assert not output.exists()
+
+
+def test_cli_reports_uneven_data_parallel_batches_as_a_usage_error(monkeypatch, capsys):
+    """Found in the run (the data's sizes), reported like a bad flag: usage, message, code 2."""
+    from keras_adastride.experiments import compare
+
+    def uneven(config, check=False):
+        check_even_batches(2, 31, x_train=62)
+
+    monkeypatch.setattr(compare, "run_comparison", uneven)
+    with pytest.raises(SystemExit) as error:
+        main([])
+    assert error.value.code == 2
+    assert "batch_size has 31 images" in capsys.readouterr().err
