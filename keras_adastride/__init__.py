@@ -55,7 +55,12 @@ def _command_line_is_starting():
         "keras-adastride")
 
 
-if not _command_line_is_starting():
+if _command_line_is_starting():
+    # TensorFlow leaves oneDNN off on x86 CPUs without AVX-512 (e.g. AMD EPYC); its own kernels
+    # then spend 1.4-1.8x the CPU time per training step (benchmarks/onednn.py). Our commands turn
+    # it on before TensorFlow loads; TF_ENABLE_ONEDNN_OPTS=0 set by the caller wins.
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+else:
     globals().update({name: __getattr__(name) for name in _PUBLIC})
     for _module in _REGISTERING:
         importlib.import_module(_module)
