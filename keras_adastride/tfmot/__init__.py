@@ -38,6 +38,7 @@ from keras_adastride.tfmot.quantization import (
     SpatialPyramidPoolingQuantizeConfig,
     StrideGateQuantizeConfig,
     default_quantize_config,
+    fold_batch_norms,
     quantize_annotate_model,
     quantize_scope,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "SpatialPyramidPoolingQuantizeConfig",
     "StrideGateQuantizeConfig",
     "default_quantize_config",
+    "fold_batch_norms",
     "quantize_annotate_model",
     "quantize_scope",
     "to_keras3",

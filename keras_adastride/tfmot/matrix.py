@@ -51,6 +51,9 @@ DECISIVE = 0.05  # a position is decisive if its top-1 margin is >= 5% of the ou
 MIN_DECISIVE = 0.5  # fewer decisive positions than this fraction: the measure says nothing
 SCORE_TOLERANCE = 0.05  # detection: a score agrees if within 5% of the reference's score range
 SPARSITY = 0.5
+#: qat_int8: every BatchNormalization after a Conv2D / DepthwiseConv2D folded into it before QAT
+#: (``kat.fold_batch_norms``; docs/TFMOT.md)
+FOLD_BATCH_NORMS = False
 TFMOT_EMA_DECAY = 0.999  # of TFMOT's activation ranges (quant_ops.MovingAvgQuantize)
 #: float training before the paths, so that top-1 agreement measures quantization and not the
 #: order of near-equal classes of a net that has not learned yet: at least MIN_TRAIN_EPOCHS,
@@ -352,8 +355,9 @@ def _self_targets(model, x):
 class ModelRun:
     """Every in-process path of one builder x variant; the out-of-process ones are queued."""
 
-    def __init__(self, spec, variant, work_dir, data=None, train_steps=16):
+    def __init__(self, spec, variant, work_dir, data=None, train_steps=16, fold=FOLD_BATCH_NORMS):
         self.spec, self.variant, self.work_dir = spec, variant, work_dir
+        self.fold = fold  # qat_int8: BatchNormalizations folded into their convs first
         self.key = f"{spec.builder}_{variant}"
         self.data = data  # :func:`_data`'s; None for a run in a process of its own
         self.train_steps = train_steps  # of the QAT and pruning fits
@@ -583,7 +587,7 @@ class ModelRun:
         from keras_adastride import tfmot as kat
         from keras_adastride.tfmot.tflite import tflite_op_types, tflite_outputs, to_tflite
 
-        twin = self._twin()
+        twin = kat.fold_batch_norms(self._twin()) if self.fold else self._twin()
         with kat.quantize_scope():
             qat = tfmot.quantization.keras.quantize_apply(kat.quantize_annotate_model(twin))
         targets = self._train_targets(twin)

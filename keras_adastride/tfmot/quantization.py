@@ -19,6 +19,7 @@ with these configs attached to our layers; :func:`quantize_scope` adds our class
 TFMOT's scope (needed by ``quantize_apply`` and to load a QAT model).
 """
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 import tf_keras
@@ -317,3 +318,83 @@ def quantize_scope(*args):
     for extra in args:
         objects.update(extra)
     return tfmot.quantization.keras.quantize_scope(objects)
+
+
+_FOLDABLE_CONVS = (tf_keras.layers.Conv2D, tf_keras.layers.DepthwiseConv2D)
+
+
+def _fold_target(bn):
+    """The conv ``bn`` can be folded into, or None: a channels-last ``Conv2D`` /
+    ``DepthwiseConv2D`` without activation, called once, whose only consumer is ``bn``."""
+    if len(bn.inbound_nodes) != 1 or list(bn.axis) not in ([-1], [3]):
+        return None
+    conv = bn.inbound_nodes[0].inbound_layers
+    if (type(conv) not in _FOLDABLE_CONVS or conv.activation is not tf_keras.activations.linear
+            or conv.data_format != "channels_last" or len(conv.inbound_nodes) != 1
+            or len(conv.outbound_nodes) != 1):
+        return None
+    return conv
+
+
+def _folded_weights(conv, bn):
+    """``conv``'s (kernel, bias) with the inference-mode ``bn`` after it folded in."""
+    config = bn.get_config()
+    values = dict(zip([w.name.split("/")[-1].split(":")[0] for w in bn.weights],
+                      bn.get_weights()))
+    scale = values.get("gamma", 1.0) / np.sqrt(values["moving_variance"] + config["epsilon"])
+    kernel = conv.get_weights()[0]
+    bias = conv.get_weights()[1] if conv.use_bias else np.zeros(scale.shape, kernel.dtype)
+    if isinstance(conv, tf_keras.layers.DepthwiseConv2D):  # output c * multiplier + m: [.., c, m]
+        scale = scale.reshape(kernel.shape[2:])
+    folded = kernel * scale
+    bias = values.get("beta", 0.0) + (bias - values["moving_mean"]) * scale.ravel()
+    return folded.astype(kernel.dtype), bias.astype(kernel.dtype)
+
+
+def fold_batch_norms(model):
+    """An equivalent ``tf_keras`` model (inference) in which every ``BatchNormalization`` after
+    a linear ``Conv2D`` / ``DepthwiseConv2D`` that feeds only it is folded into that conv's
+    kernel and bias, before ``quantize_apply``.
+
+    TFMOT's QAT keeps such a BN separate (``Conv2DBatchNormQuantize``: the conv's kernel
+    fake-quantized, then the BN in float) while the TFLite converter folds the BN scale into the
+    kernel and quantizes the folded kernel per channel; a ``DepthwiseConv2D`` kernel is
+    quantized per tensor by TFMOT (its ranges have ``kernel.shape[-1]`` = 1 entries). Folded
+    first, QAT simulates the kernel that TFLite runs. Other layers are copied (config and
+    weights); a BN after our layers (CAS: the shift does not commute with the gate) stays.
+    """
+    folds = {}  # id(conv) -> bn
+    for layer in model.layers:
+        conv = _fold_target(layer) if isinstance(layer, _BATCH_NORMS) else None
+        if conv is not None:
+            folds[id(conv)] = layer
+    folded_bns = {id(bn) for bn in folds.values()}
+    tensors = {}  # id(tensor of model) -> tensor of the new model
+    inputs = [tf_keras.Input(shape=t.shape[1:], batch_size=t.shape[0], dtype=t.dtype,
+                             name=t._keras_history[0].name) for t in model.inputs]
+    tensors.update({id(t): new for t, new in zip(model.inputs, inputs)})
+
+    def swap(x):
+        return tensors[id(x)] if tf_keras.backend.is_keras_tensor(x) else x
+
+    for depth in sorted(model._nodes_by_depth, reverse=True):
+        for node in model._nodes_by_depth[depth]:
+            layer = node.layer
+            if isinstance(layer, tf_keras.layers.InputLayer):
+                continue
+            outputs = tf.nest.flatten(node.outputs)
+            if id(layer) in folded_bns:
+                tensors[id(outputs[0])] = swap(node.call_args[0])
+                continue
+            config = layer.get_config()
+            weights = layer.get_weights()
+            if id(layer) in folds:
+                config["use_bias"] = True
+                weights = _folded_weights(layer, folds[id(layer)])
+            new = type(layer).from_config(config)
+            results = tf.nest.flatten(new(*tf.nest.map_structure(swap, list(node.call_args)),
+                                          **tf.nest.map_structure(swap, dict(node.call_kwargs))))
+            new.set_weights(weights)
+            tensors.update({id(old): fresh for old, fresh in zip(outputs, results)})
+    outputs = tf.nest.map_structure(lambda t: tensors[id(t)], model._nested_outputs)
+    return tf_keras.Model(inputs, outputs, name=model.name)
