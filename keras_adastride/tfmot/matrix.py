@@ -909,6 +909,35 @@ def markdown(runs, eval_count=256, train_count=1024):
     return "\n".join(lines) + "\n"
 
 
+def carry_over(table, work_dir, train_count=1024):
+    """Row files in ``work_dir`` rebuilt from the rows of ``table`` (a markdown table this
+    module wrote) that have none there, so that ``--resume --table-only`` renders them again
+    unchanged (without a time: carried over). Returns their keys."""
+    import re
+
+    carried = []
+    for line in table.splitlines():
+        parts = [p.strip().replace("\\|", "|") for p in re.split(r"(?<!\\)\|", line)[1:-1]]
+        if len(parts) != 5 + len(PATHS) or parts[0] not in SPECS_BY_NAME:
+            continue
+        run = ModelRun(SPECS_BY_NAME[parts[0]], parts[2], work_dir)
+        if os.path.exists(run._result_file):
+            continue
+        training = re.match(r"(\d+) epochs(?: on (\d+))?(?: canvases)?, (?:held-out loss )?"
+                            r"([\d.]+)(%?)", parts[3])
+        if training:
+            epochs, images, value, percent = training.groups()
+            run.training = (int(epochs), float(value) / (100 if percent else 1),
+                            int(images or train_count))
+        for path, cell in zip(PATHS, parts[4:-1]):
+            ok, _, detail = cell.partition(": ")
+            run.cells[path] = Cell(ok == "ok", detail)
+        run.peak_rss = float(parts[-1].split()[0]) * 2**30 if parts[-1] else None
+        run.save()
+        carried.append(run.key)
+    return carried
+
+
 def main(argv=None):
     from keras_adastride.models.__main__ import _progress_bar
 
@@ -926,6 +955,8 @@ def main(argv=None):
                         help="take the rows already finished in --work-dir from there")
     parser.add_argument("--table-only", action="store_true",
                         help="with --resume: write the table of the rows found, run nothing")
+    parser.add_argument("--carry-over", metavar="TABLE",
+                        help="rows of this earlier table that --work-dir lacks: rebuilt from it")
     parser.add_argument("--in-process", action="store_true",
                         help="run every builder x variant in this process (memory grows)")
     # The --cell subprocess of run_isolated.
@@ -954,6 +985,12 @@ def main(argv=None):
         parser.error("--resume needs --work-dir (where the earlier rows are)")
     if args.table_only and not args.resume:
         parser.error("--table-only needs --resume (it reads the rows of --work-dir)")
+    if args.carry_over:
+        if not args.work_dir:
+            parser.error("--carry-over needs --work-dir (where the rows are written)")
+        os.makedirs(args.work_dir, exist_ok=True)
+        with open(args.carry_over) as handle:
+            carry_over(handle.read(), args.work_dir)
 
     def write(runs, final=False):
         if not args.write:
