@@ -28,6 +28,7 @@ from tensorflow_model_optimization.python.core.quantization.keras.default_8bit i
 )
 
 from keras_adastride.tfmot import layers as _layers
+from keras_adastride.tfmot.bridge import _Graph
 
 _quantizers = tfmot.quantization.keras.quantizers
 _QuantizeConfig = tfmot.quantization.keras.QuantizeConfig
@@ -369,32 +370,30 @@ def fold_batch_norms(model):
         if conv is not None:
             folds[id(conv)] = layer
     folded_bns = {id(bn) for bn in folds.values()}
-    tensors = {}  # id(tensor of model) -> tensor of the new model
+    graph = _Graph(model)
     inputs = [tf_keras.Input(shape=t.shape[1:], batch_size=t.shape[0], dtype=t.dtype,
                              name=t._keras_history[0].name) for t in model.inputs]
-    tensors.update({id(t): new for t, new in zip(model.inputs, inputs)})
+    tensors = {id(t): new for t, new in zip(model.inputs, inputs)}  # old tensor -> new
 
     def swap(x):
-        return tensors[id(x)] if tf_keras.backend.is_keras_tensor(x) else x
+        return tensors[id(x)] if graph.is_symbolic(x) else x
 
-    for depth in sorted(model._nodes_by_depth, reverse=True):
-        for node in model._nodes_by_depth[depth]:
-            layer = node.layer
-            if isinstance(layer, tf_keras.layers.InputLayer):
-                continue
-            outputs = tf.nest.flatten(node.outputs)
-            if id(layer) in folded_bns:
-                tensors[id(outputs[0])] = swap(node.call_args[0])
-                continue
-            config = layer.get_config()
-            weights = layer.get_weights()
-            if id(layer) in folds:
-                config["use_bias"] = True
-                weights = _folded_weights(layer, folds[id(layer)])
-            new = type(layer).from_config(config)
-            results = tf.nest.flatten(new(*tf.nest.map_structure(swap, list(node.call_args)),
-                                          **tf.nest.map_structure(swap, dict(node.call_kwargs))))
-            new.set_weights(weights)
-            tensors.update({id(old): fresh for old, fresh in zip(outputs, results)})
-    outputs = tf.nest.map_structure(lambda t: tensors[id(t)], model._nested_outputs)
+    for node in graph.nodes():
+        layer = graph.operation(node)
+        if isinstance(layer, tf_keras.layers.InputLayer):
+            continue
+        args, kwargs, outputs = graph.call(node)
+        if id(layer) in folded_bns:
+            tensors[id(outputs[0])] = swap(args[0])
+            continue
+        config, weights = layer.get_config(), layer.get_weights()
+        if id(layer) in folds:
+            config["use_bias"] = True
+            weights = _folded_weights(layer, folds[id(layer)])
+        new = type(layer).from_config(config)
+        results = tf.nest.flatten(new(*tf.nest.map_structure(swap, list(args)),
+                                      **tf.nest.map_structure(swap, dict(kwargs))))
+        new.set_weights(weights)
+        tensors.update({id(old): fresh for old, fresh in zip(outputs, results)})
+    outputs = tf.nest.map_structure(lambda t: tensors[id(t)], graph.outputs())
     return tf_keras.Model(inputs, outputs, name=model.name)

@@ -9,8 +9,8 @@ from keras_adastride.tfmot.tflite import tflite_predict, to_tflite
 
 
 def _model():
-    """Conv2D + BN + ReLU6, DepthwiseConv2D + BN, CAS + BN (not foldable), logits; random BN
-    statistics (as after training)."""
+    """Conv2D + BN + ReLU6, DepthwiseConv2D + BN, CAS + BN (not foldable), logits;
+    random BN statistics (as after training)."""
     tf_keras.utils.set_random_seed(0)
     x = inputs = tf_keras.Input((12, 12, 1))
     x = tf_keras.layers.Conv2D(8, 3, padding="same", use_bias=False, name="conv")(x)
@@ -20,7 +20,7 @@ def _model():
     x = tf_keras.layers.BatchNormalization(name="dw_bn")(x)
     x = tf_keras.layers.ReLU(6.0)(x)
     x = kat.CAS(8, 3, strides=2, padding="same", name="cas")(x)
-    x = tf_keras.layers.BatchNormalization(name="cas_bn")(x)
+    x = tf_keras.layers.BatchNormalization(name="cas_bn")(x, mask=None)  # as to_tf_keras calls
     x = tf_keras.layers.GlobalAveragePooling2D()(x)
     model = tf_keras.Model(inputs, tf_keras.layers.Dense(4)(x))
     rng = np.random.default_rng(0)
