@@ -13,7 +13,8 @@ Fashion-MNIST images resized to its input, so that its outputs have margins):
     pruning     ``to_tf_keras``, TFMOT magnitude pruning to 50%, ``strip_pruning``,
                 ``to_keras3``, saved as .keras: every pruned kernel's sparsity, measured on the
                 weights loaded back from that file, within 1 point of 50%
-    qat_int8    ``to_tf_keras``, ``quantize_annotate_model`` / ``quantize_apply``, activation
+    qat_int8    ``to_tf_keras``, ``fold_batch_norms`` (:data:`FOLD_BATCH_NORMS`),
+                ``quantize_annotate_model`` / ``quantize_apply``, activation
                 ranges calibrated (:func:`_calibrate_ranges`), a few QAT steps, int8 TFLite
                 from the QAT ranges: top-1 (argmax over the last axis, per
                 position for maps) agrees with the QAT Keras model on >= 99% of the evaluation
@@ -53,7 +54,7 @@ SCORE_TOLERANCE = 0.05  # detection: a score agrees if within 5% of the referenc
 SPARSITY = 0.5
 #: qat_int8: every BatchNormalization after a Conv2D / DepthwiseConv2D folded into it before QAT
 #: (``kat.fold_batch_norms``; docs/TFMOT.md)
-FOLD_BATCH_NORMS = False
+FOLD_BATCH_NORMS = True
 TFMOT_EMA_DECAY = 0.999  # of TFMOT's activation ranges (quant_ops.MovingAvgQuantize)
 #: float training before the paths, so that top-1 agreement measures quantization and not the
 #: order of near-equal classes of a net that has not learned yet: at least MIN_TRAIN_EPOCHS,
@@ -852,9 +853,10 @@ Paths:
 - **pruning**: `kat.to_tf_keras`, TFMOT magnitude pruning to 50% (constant schedule), strip,
   `kat.to_keras3`, saved as `.keras`; zeros of every pruned kernel counted on the weights loaded
   back from that file (each within 1 point of 50%).
-- **qat_int8**: `kat.to_tf_keras`, `kat.quantize_annotate_model` + `quantize_apply`, activation
-  ranges calibrated on 512 training images, one QAT epoch (16 steps), int8 TFLite from the QAT
-  ranges; top-1 (argmax over the last axis, per position for
+- **qat_int8**: `kat.to_tf_keras`, `kat.fold_batch_norms` (each BatchNormalization after a
+  Conv2D / DepthwiseConv2D folded into it; not in the rows carried over, docs/TFMOT.md),
+  `kat.quantize_annotate_model` + `quantize_apply`, activation ranges calibrated on 512 training
+  images, one QAT epoch (16 steps), int8 TFLite from the QAT ranges; top-1 (argmax over the last axis, per position for
   segmentation maps) agreement with the QAT Keras model on {eval} other real images:
   on the *decisive* positions (the QAT model's top-1 margin >= 5% of its output's range; they
   must be at least half) >= 99%, and on all (a tie in the QAT output counts as agreement);
