@@ -32,6 +32,7 @@ from keras_adastride.tfmot.layers import (
 )
 from keras_adastride.tfmot.quantization import (
     CASQuantizeConfig,
+    FoldedQuantizeScheme,
     PASQuantizeConfig,
     SpaceToDepthConvQuantizeConfig,
     SpaceToDepthQuantizeConfig,
@@ -56,6 +57,7 @@ __all__ = [
     "SpatialPyramidPooling",
     "StrideGate",
     "CASQuantizeConfig",
+    "FoldedQuantizeScheme",
     "PASQuantizeConfig",
     "SpaceToDepthConvQuantizeConfig",
     "SpaceToDepthQuantizeConfig",

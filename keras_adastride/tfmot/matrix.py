@@ -13,7 +13,8 @@ Fashion-MNIST images resized to its input, so that its outputs have margins):
     pruning     ``to_tf_keras``, TFMOT magnitude pruning to 50%, ``strip_pruning``,
                 ``to_keras3``, saved as .keras: every pruned kernel's sparsity, measured on the
                 weights loaded back from that file, within 1 point of 50%
-    qat_int8    ``to_tf_keras``, ``fold_batch_norms`` (:data:`FOLD_BATCH_NORMS`),
+    qat_int8    ``to_tf_keras``, ``fold_batch_norms`` (:data:`FOLD_BATCH_NORMS`; then
+                ``FoldedQuantizeScheme``),
                 ``quantize_annotate_model`` / ``quantize_apply``, activation
                 ranges calibrated (:func:`_calibrate_ranges`), a few QAT steps, int8 TFLite
                 from the QAT ranges: top-1 (argmax over the last axis, per
@@ -53,7 +54,7 @@ MIN_DECISIVE = 0.5  # fewer decisive positions than this fraction: the measure s
 SCORE_TOLERANCE = 0.05  # detection: a score agrees if within 5% of the reference's score range
 SPARSITY = 0.5
 #: qat_int8: every BatchNormalization after a Conv2D / DepthwiseConv2D folded into it before QAT
-#: (``kat.fold_batch_norms``; docs/TFMOT.md)
+#: (``kat.fold_batch_norms``, ``kat.FoldedQuantizeScheme``; docs/TFMOT.md)
 FOLD_BATCH_NORMS = True
 TFMOT_EMA_DECAY = 0.999  # of TFMOT's activation ranges (quant_ops.MovingAvgQuantize)
 #: float training before the paths, so that top-1 agreement measures quantization and not the
@@ -588,9 +589,12 @@ class ModelRun:
         from keras_adastride import tfmot as kat
         from keras_adastride.tfmot.tflite import tflite_op_types, tflite_outputs, to_tflite
 
-        twin = kat.fold_batch_norms(self._twin()) if self.fold else self._twin()
+        twin, scheme = self._twin(), {}
+        if self.fold:
+            twin, scheme = kat.fold_batch_norms(twin), dict(scheme=kat.FoldedQuantizeScheme())
         with kat.quantize_scope():
-            qat = tfmot.quantization.keras.quantize_apply(kat.quantize_annotate_model(twin))
+            qat = tfmot.quantization.keras.quantize_apply(kat.quantize_annotate_model(twin),
+                                                          **scheme)
         targets = self._train_targets(twin)
         _calibrate_ranges(qat, self.x_train[:SETTLE_COUNT])
         _fit(qat, self.x_train, targets, self.train_steps, _loss(self.spec))
@@ -855,9 +859,10 @@ Paths:
   back from that file (each within 1 point of 50%).
 - **qat_int8**: `kat.to_tf_keras`, `kat.fold_batch_norms` (each BatchNormalization after a
   Conv2D / DepthwiseConv2D folded into it; not in the rows carried over, docs/TFMOT.md),
-  `kat.quantize_annotate_model` + `quantize_apply`, activation ranges calibrated on 512 training
-  images, one QAT epoch (16 steps), int8 TFLite from the QAT ranges; top-1 (argmax over the last axis, per position for
-  segmentation maps) agreement with the QAT Keras model on {eval} other real images:
+  `kat.quantize_annotate_model` + `quantize_apply` (`scheme=kat.FoldedQuantizeScheme()`),
+  activation ranges calibrated on 512 training images, one QAT epoch (16 steps), int8 TFLite
+  from the QAT ranges; top-1 (argmax over the last axis, per position for segmentation maps)
+  agreement with the QAT Keras model on {eval} other real images:
   on the *decisive* positions (the QAT model's top-1 margin >= 5% of its output's range; they
   must be at least half) >= 99%, and on all (a tie in the QAT output counts as agreement);
   where they differ, the largest top-1 margin of the QAT model there (how near a tie); where

@@ -25,6 +25,9 @@ import tensorflow_model_optimization as tfmot
 import tf_keras
 from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
     default_8bit_quantize_configs as _default_8bit_configs,
+    default_8bit_quantize_layout_transform as _layout,
+    default_8bit_quantize_registry as _registry,
+    default_8bit_quantize_scheme as _scheme,
 )
 
 from keras_adastride.tfmot import layers as _layers
@@ -33,6 +36,7 @@ from keras_adastride.tfmot.bridge import _Graph
 _quantizers = tfmot.quantization.keras.quantizers
 _QuantizeConfig = tfmot.quantization.keras.QuantizeConfig
 _BATCH_NORMS = (tf_keras.layers.BatchNormalization,)
+_NoOpQuantizeConfig = _default_8bit_configs.NoOpQuantizeConfig
 
 
 def _weights_quantizer():
@@ -397,3 +401,34 @@ def fold_batch_norms(model):
         tensors.update({id(old): fresh for old, fresh in zip(outputs, results)})
     outputs = tf.nest.map_structure(lambda t: tensors[id(t)], graph.outputs())
     return tf_keras.Model(inputs, outputs, name=model.name)
+
+
+class _KernelKeepingLayoutTransform(_layout.Default8BitQuantizeLayoutTransform):
+    """TFMOT's default 8-bit layout transform, except that a ``Conv2D`` / ``DepthwiseConv2D``
+    before a ``ReLU`` keeps its kernel's fake quantization.
+
+    TFMOT's ``LayerReLUQuantize`` (meant for ``Add`` + ``ReLU``) gives such a conv a
+    ``NoOpQuantizeConfig``, which quantizes nothing, its kernel included: QAT then trains and
+    evaluates a float kernel that TFLite runs in int8 (every conv of a model after
+    :func:`fold_batch_norms`). Here it gets TFMOT's conv config with the kernel quantized and
+    no output range (the ReLU after it has one; TFLite fuses them).
+    """
+
+    def apply(self, model, layer_quantize_map):
+        model, layer_quantize_map = super().apply(model, layer_quantize_map)
+        for layer in model.layers:
+            config = layer_quantize_map.get(layer.name, {}).get("quantize_config")
+            if type(layer) in _FOLDABLE_CONVS and type(config) is _NoOpQuantizeConfig:
+                kernel = ("depthwise_kernel" if isinstance(layer, tf_keras.layers.DepthwiseConv2D)
+                          else "kernel")
+                layer_quantize_map[layer.name]["quantize_config"] = (
+                    _registry.Default8BitConvQuantizeConfig([kernel], [], False))
+        return model, layer_quantize_map
+
+
+class FoldedQuantizeScheme(_scheme.Default8BitQuantizeScheme):
+    """TFMOT's default 8-bit scheme for a model after :func:`fold_batch_norms`: every conv
+    kernel fake-quantized (``quantize_apply(model, scheme=FoldedQuantizeScheme())``)."""
+
+    def get_layout_transformer(self):
+        return _KernelKeepingLayoutTransform()
