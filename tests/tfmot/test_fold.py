@@ -8,8 +8,8 @@ from keras_adastride import tfmot as kat
 from keras_adastride.tfmot.tflite import to_tflite
 
 
-def _model():
-    """Conv2D + BN + ReLU6, DepthwiseConv2D + BN, CAS + BN (not foldable), logits;
+def _model(cas=True):
+    """Conv2D + BN + ReLU6, DepthwiseConv2D + BN + ReLU6, CAS + BN (not foldable), logits;
     random BN statistics (as after training)."""
     tf_keras.utils.set_random_seed(0)
     x = inputs = tf_keras.Input((12, 12, 1))
@@ -19,8 +19,9 @@ def _model():
     x = tf_keras.layers.DepthwiseConv2D(3, padding="same", depth_multiplier=2, name="dw")(x)
     x = tf_keras.layers.BatchNormalization(name="dw_bn")(x)
     x = tf_keras.layers.ReLU(6.0)(x)
-    x = kat.CAS(8, 3, strides=2, padding="same", name="cas")(x)
-    x = tf_keras.layers.BatchNormalization(name="cas_bn")(x, mask=None)  # as to_tf_keras calls
+    if cas:
+        x = kat.CAS(8, 3, strides=2, padding="same", name="cas")(x)
+        x = tf_keras.layers.BatchNormalization(name="cas_bn")(x, mask=None)  # as to_tf_keras
     x = tf_keras.layers.GlobalAveragePooling2D()(x)
     model = tf_keras.Model(inputs, tf_keras.layers.Dense(4)(x))
     rng = np.random.default_rng(0)
@@ -32,7 +33,7 @@ def _model():
     return model
 
 
-def test_fold_batch_norms_is_the_same_net_and_quantizes():
+def test_fold_batch_norms_is_the_same_net():
     model = _model()
     folded = kat.fold_batch_norms(model)
     names = [layer.name for layer in folded.layers]
@@ -42,12 +43,17 @@ def test_fold_batch_norms_is_the_same_net_and_quantizes():
     expected = model.predict(x, verbose=0)
     np.testing.assert_allclose(folded.predict(x, verbose=0), expected, atol=1e-5)
     assert np.abs(expected).max() > 0.1  # the BN statistics matter
+
+
+def test_folded_qat_runs_the_int8_files_kernels():
+    folded = kat.fold_batch_norms(_model(cas=False))
     with kat.quantize_scope():
         qat = tfmot.quantization.keras.quantize_apply(kat.quantize_annotate_model(folded),
                                                       scheme=kat.FoldedQuantizeScheme())
     # Every conv kernel fake-quantized (TFMOT's default scheme drops it before a ReLU).
     ranges = {w.name.split(":")[0] for w in qat.weights}
     assert {"quant_conv/kernel_min", "quant_dw/depthwise_kernel_min"} <= ranges
+    x = np.random.default_rng(1).uniform(0, 1, (16, 12, 12, 1)).astype("float32")
     qat(x, training=True)  # kernel ranges set
     interpreter_kernel = _tflite_depthwise_kernel(to_tflite(qat, quantize=True))
     (kernel,) = [w.numpy() for w in qat.weights if w.name == "dw/depthwise_kernel:0"]
