@@ -13,7 +13,9 @@ Fashion-MNIST images resized to its input, so that its outputs have margins):
     pruning     ``to_tf_keras``, TFMOT magnitude pruning to 50%, ``strip_pruning``,
                 ``to_keras3``, saved as .keras: every pruned kernel's sparsity, measured on the
                 weights loaded back from that file, within 1 point of 50%
-    qat_int8    ``to_tf_keras``, ``quantize_annotate_model`` / ``quantize_apply``, activation
+    qat_int8    ``to_tf_keras``, ``fold_batch_norms`` (:data:`FOLD_BATCH_NORMS`; then
+                ``FoldedQuantizeScheme``),
+                ``quantize_annotate_model`` / ``quantize_apply``, activation
                 ranges calibrated (:func:`_calibrate_ranges`), a few QAT steps, int8 TFLite
                 from the QAT ranges: top-1 (argmax over the last axis, per
                 position for maps) agrees with the QAT Keras model on >= 99% of the evaluation
@@ -51,6 +53,9 @@ DECISIVE = 0.05  # a position is decisive if its top-1 margin is >= 5% of the ou
 MIN_DECISIVE = 0.5  # fewer decisive positions than this fraction: the measure says nothing
 SCORE_TOLERANCE = 0.05  # detection: a score agrees if within 5% of the reference's score range
 SPARSITY = 0.5
+#: qat_int8: every BatchNormalization after a Conv2D / DepthwiseConv2D folded into it before QAT
+#: (``kat.fold_batch_norms``, ``kat.FoldedQuantizeScheme``; docs/TFMOT.md)
+FOLD_BATCH_NORMS = True
 TFMOT_EMA_DECAY = 0.999  # of TFMOT's activation ranges (quant_ops.MovingAvgQuantize)
 #: float training before the paths, so that top-1 agreement measures quantization and not the
 #: order of near-equal classes of a net that has not learned yet: at least MIN_TRAIN_EPOCHS,
@@ -352,8 +357,9 @@ def _self_targets(model, x):
 class ModelRun:
     """Every in-process path of one builder x variant; the out-of-process ones are queued."""
 
-    def __init__(self, spec, variant, work_dir, data=None, train_steps=16):
+    def __init__(self, spec, variant, work_dir, data=None, train_steps=16, fold=FOLD_BATCH_NORMS):
         self.spec, self.variant, self.work_dir = spec, variant, work_dir
+        self.fold = fold  # qat_int8: BatchNormalizations folded into their convs first
         self.key = f"{spec.builder}_{variant}"
         self.data = data  # :func:`_data`'s; None for a run in a process of its own
         self.train_steps = train_steps  # of the QAT and pruning fits
@@ -583,9 +589,12 @@ class ModelRun:
         from keras_adastride import tfmot as kat
         from keras_adastride.tfmot.tflite import tflite_op_types, tflite_outputs, to_tflite
 
-        twin = self._twin()
+        twin, scheme = self._twin(), {}
+        if self.fold:
+            twin, scheme = kat.fold_batch_norms(twin), dict(scheme=kat.FoldedQuantizeScheme())
         with kat.quantize_scope():
-            qat = tfmot.quantization.keras.quantize_apply(kat.quantize_annotate_model(twin))
+            qat = tfmot.quantization.keras.quantize_apply(kat.quantize_annotate_model(twin),
+                                                          **scheme)
         targets = self._train_targets(twin)
         _calibrate_ranges(qat, self.x_train[:SETTLE_COUNT])
         _fit(qat, self.x_train, targets, self.train_steps, _loss(self.spec))
@@ -848,10 +857,12 @@ Paths:
 - **pruning**: `kat.to_tf_keras`, TFMOT magnitude pruning to 50% (constant schedule), strip,
   `kat.to_keras3`, saved as `.keras`; zeros of every pruned kernel counted on the weights loaded
   back from that file (each within 1 point of 50%).
-- **qat_int8**: `kat.to_tf_keras`, `kat.quantize_annotate_model` + `quantize_apply`, activation
-  ranges calibrated on 512 training images, one QAT epoch (16 steps), int8 TFLite from the QAT
-  ranges; top-1 (argmax over the last axis, per position for
-  segmentation maps) agreement with the QAT Keras model on {eval} other real images:
+- **qat_int8**: `kat.to_tf_keras`, `kat.fold_batch_norms` (each BatchNormalization after a
+  Conv2D / DepthwiseConv2D folded into it; not in the rows carried over, docs/TFMOT.md),
+  `kat.quantize_annotate_model` + `quantize_apply` (`scheme=kat.FoldedQuantizeScheme()`),
+  activation ranges calibrated on 512 training images, one QAT epoch (16 steps), int8 TFLite
+  from the QAT ranges; top-1 (argmax over the last axis, per position for segmentation maps)
+  agreement with the QAT Keras model on {eval} other real images:
   on the *decisive* positions (the QAT model's top-1 margin >= 5% of its output's range; they
   must be at least half) >= 99%, and on all (a tie in the QAT output counts as agreement);
   where they differ, the largest top-1 margin of the QAT model there (how near a tie); where
@@ -905,6 +916,35 @@ def markdown(runs, eval_count=256, train_count=1024):
     return "\n".join(lines) + "\n"
 
 
+def carry_over(table, work_dir, train_count=1024):
+    """Row files in ``work_dir`` rebuilt from the rows of ``table`` (a markdown table this
+    module wrote) that have none there, so that ``--resume --table-only`` renders them again
+    unchanged (without a time: carried over). Returns their keys."""
+    import re
+
+    carried = []
+    for line in table.splitlines():
+        parts = [p.strip().replace("\\|", "|") for p in re.split(r"(?<!\\)\|", line)[1:-1]]
+        if len(parts) != 5 + len(PATHS) or parts[0] not in SPECS_BY_NAME:
+            continue
+        run = ModelRun(SPECS_BY_NAME[parts[0]], parts[2], work_dir)
+        if os.path.exists(run._result_file):
+            continue
+        training = re.match(r"(\d+) epochs(?: on (\d+))?(?: canvases)?, (?:held-out loss )?"
+                            r"([\d.]+)(%?)", parts[3])
+        if training:
+            epochs, images, value, percent = training.groups()
+            run.training = (int(epochs), float(value) / (100 if percent else 1),
+                            int(images or train_count))
+        for path, cell in zip(PATHS, parts[4:-1]):
+            ok, _, detail = cell.partition(": ")
+            run.cells[path] = Cell(ok == "ok", detail)
+        run.peak_rss = float(parts[-1].split()[0]) * 2**30 if parts[-1] else None
+        run.save()
+        carried.append(run.key)
+    return carried
+
+
 def main(argv=None):
     from keras_adastride.models.__main__ import _progress_bar
 
@@ -922,6 +962,8 @@ def main(argv=None):
                         help="take the rows already finished in --work-dir from there")
     parser.add_argument("--table-only", action="store_true",
                         help="with --resume: write the table of the rows found, run nothing")
+    parser.add_argument("--carry-over", metavar="TABLE",
+                        help="rows of this earlier table that --work-dir lacks: rebuilt from it")
     parser.add_argument("--in-process", action="store_true",
                         help="run every builder x variant in this process (memory grows)")
     # The --cell subprocess of run_isolated.
@@ -950,6 +992,12 @@ def main(argv=None):
         parser.error("--resume needs --work-dir (where the earlier rows are)")
     if args.table_only and not args.resume:
         parser.error("--table-only needs --resume (it reads the rows of --work-dir)")
+    if args.carry_over:
+        if not args.work_dir:
+            parser.error("--carry-over needs --work-dir (where the rows are written)")
+        os.makedirs(args.work_dir, exist_ok=True)
+        with open(args.carry_over) as handle:
+            carry_over(handle.read(), args.work_dir)
 
     def write(runs, final=False):
         if not args.write:

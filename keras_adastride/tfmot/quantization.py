@@ -19,18 +19,24 @@ with these configs attached to our layers; :func:`quantize_scope` adds our class
 TFMOT's scope (needed by ``quantize_apply`` and to load a QAT model).
 """
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 import tf_keras
 from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
     default_8bit_quantize_configs as _default_8bit_configs,
+    default_8bit_quantize_layout_transform as _layout,
+    default_8bit_quantize_registry as _registry,
+    default_8bit_quantize_scheme as _scheme,
 )
 
 from keras_adastride.tfmot import layers as _layers
+from keras_adastride.tfmot.bridge import _Graph
 
 _quantizers = tfmot.quantization.keras.quantizers
 _QuantizeConfig = tfmot.quantization.keras.QuantizeConfig
 _BATCH_NORMS = (tf_keras.layers.BatchNormalization,)
+_NoOpQuantizeConfig = _default_8bit_configs.NoOpQuantizeConfig
 
 
 def _weights_quantizer():
@@ -317,3 +323,112 @@ def quantize_scope(*args):
     for extra in args:
         objects.update(extra)
     return tfmot.quantization.keras.quantize_scope(objects)
+
+
+_FOLDABLE_CONVS = (tf_keras.layers.Conv2D, tf_keras.layers.DepthwiseConv2D)
+
+
+def _fold_target(bn):
+    """The conv ``bn`` can be folded into, or None: a channels-last ``Conv2D`` /
+    ``DepthwiseConv2D`` without activation, called once, whose only consumer is ``bn``."""
+    if len(bn.inbound_nodes) != 1 or list(bn.axis) not in ([-1], [3]):
+        return None
+    conv = bn.inbound_nodes[0].inbound_layers
+    if (type(conv) not in _FOLDABLE_CONVS or conv.activation is not tf_keras.activations.linear
+            or conv.data_format != "channels_last" or len(conv.inbound_nodes) != 1
+            or len(conv.outbound_nodes) != 1):
+        return None
+    return conv
+
+
+def _folded_weights(conv, bn):
+    """``conv``'s (kernel, bias) with the inference-mode ``bn`` after it folded in."""
+    config = bn.get_config()
+    values = dict(zip([w.name.split("/")[-1].split(":")[0] for w in bn.weights],
+                      bn.get_weights()))
+    scale = values.get("gamma", 1.0) / np.sqrt(values["moving_variance"] + config["epsilon"])
+    kernel = conv.get_weights()[0]
+    bias = conv.get_weights()[1] if conv.use_bias else np.zeros(scale.shape, kernel.dtype)
+    if isinstance(conv, tf_keras.layers.DepthwiseConv2D):  # output c * multiplier + m: [.., c, m]
+        scale = scale.reshape(kernel.shape[2:])
+    folded = kernel * scale
+    bias = values.get("beta", 0.0) + (bias - values["moving_mean"]) * scale.ravel()
+    return folded.astype(kernel.dtype), bias.astype(kernel.dtype)
+
+
+def fold_batch_norms(model):
+    """An equivalent ``tf_keras`` model (inference) in which every ``BatchNormalization`` after
+    a linear ``Conv2D`` / ``DepthwiseConv2D`` that feeds only it is folded into that conv's
+    kernel and bias, before ``quantize_apply``.
+
+    TFMOT's QAT keeps such a BN separate (``Conv2DBatchNormQuantize``: the conv's kernel
+    fake-quantized, then the BN in float) while the TFLite converter folds the BN scale into the
+    kernel and quantizes the folded kernel per channel; a ``DepthwiseConv2D`` kernel is
+    quantized per tensor by TFMOT (its ranges have ``kernel.shape[-1]`` = 1 entries). Folded
+    first, QAT simulates the kernel that TFLite runs. Other layers are copied (config and
+    weights); a BN after our layers (CAS: the shift does not commute with the gate) stays.
+    """
+    folds = {}  # id(conv) -> bn
+    for layer in model.layers:
+        conv = _fold_target(layer) if isinstance(layer, _BATCH_NORMS) else None
+        if conv is not None:
+            folds[id(conv)] = layer
+    folded_bns = {id(bn) for bn in folds.values()}
+    graph = _Graph(model)
+    inputs = [tf_keras.Input(shape=t.shape[1:], batch_size=t.shape[0], dtype=t.dtype,
+                             name=t._keras_history[0].name) for t in model.inputs]
+    tensors = {id(t): new for t, new in zip(model.inputs, inputs)}  # old tensor -> new
+
+    def swap(x):
+        return tensors[id(x)] if graph.is_symbolic(x) else x
+
+    for node in graph.nodes():
+        layer = graph.operation(node)
+        if isinstance(layer, tf_keras.layers.InputLayer):
+            continue
+        args, kwargs, outputs = graph.call(node)
+        if id(layer) in folded_bns:
+            tensors[id(outputs[0])] = swap(args[0])
+            continue
+        config, weights = layer.get_config(), layer.get_weights()
+        if id(layer) in folds:
+            config["use_bias"] = True
+            weights = _folded_weights(layer, folds[id(layer)])
+        new = type(layer).from_config(config)
+        results = tf.nest.flatten(new(*tf.nest.map_structure(swap, list(args)),
+                                      **tf.nest.map_structure(swap, dict(kwargs))))
+        new.set_weights(weights)
+        tensors.update({id(old): fresh for old, fresh in zip(outputs, results)})
+    outputs = tf.nest.map_structure(lambda t: tensors[id(t)], graph.outputs())
+    return tf_keras.Model(inputs, outputs, name=model.name)
+
+
+class _KernelKeepingLayoutTransform(_layout.Default8BitQuantizeLayoutTransform):
+    """TFMOT's default 8-bit layout transform, except that a ``Conv2D`` / ``DepthwiseConv2D``
+    before a ``ReLU`` keeps its kernel's fake quantization.
+
+    TFMOT's ``LayerReLUQuantize`` (meant for ``Add`` + ``ReLU``) gives such a conv a
+    ``NoOpQuantizeConfig``, which quantizes nothing, its kernel included: QAT then trains and
+    evaluates a float kernel that TFLite runs in int8 (every conv of a model after
+    :func:`fold_batch_norms`). Here it gets TFMOT's conv config with the kernel quantized and
+    no output range (the ReLU after it has one; TFLite fuses them).
+    """
+
+    def apply(self, model, layer_quantize_map):
+        model, layer_quantize_map = super().apply(model, layer_quantize_map)
+        for layer in model.layers:
+            config = layer_quantize_map.get(layer.name, {}).get("quantize_config")
+            if type(layer) in _FOLDABLE_CONVS and type(config) is _NoOpQuantizeConfig:
+                kernel = ("depthwise_kernel" if isinstance(layer, tf_keras.layers.DepthwiseConv2D)
+                          else "kernel")
+                layer_quantize_map[layer.name]["quantize_config"] = (
+                    _registry.Default8BitConvQuantizeConfig([kernel], [], False))
+        return model, layer_quantize_map
+
+
+class FoldedQuantizeScheme(_scheme.Default8BitQuantizeScheme):
+    """TFMOT's default 8-bit scheme for a model after :func:`fold_batch_norms`: every conv
+    kernel fake-quantized (``quantize_apply(model, scheme=FoldedQuantizeScheme())``)."""
+
+    def get_layout_transformer(self):
+        return _KernelKeepingLayoutTransform()

@@ -228,3 +228,29 @@ def test_calibrated_ranges_are_the_activations_extremes(rng):
     qat(x, training=True)
     for name, value in calibrated.items():
         assert float(ranges[name].numpy()) == pytest.approx(value, abs=1e-3), name
+
+
+def test_carried_over_rows_render_as_before(tmp_path):
+    # Rows written by markdown() (cells with '|' and ': ', a detection row, a row stopped
+    # before training), rebuilt from the table: the same lines; a row already in the work
+    # dir is kept.
+    spec, detect = matrix.SPECS_BY_NAME["small_vgg"], matrix.SPECS_BY_NAME["yolox"]
+    rows = []
+    for spec_, variant, training in ((spec, "cas", (4, 0.7578, 4096)), (spec, "pas", None),
+                                     (detect, "spd", (4, 6.2049, 1024))):
+        run = matrix.ModelRun(spec_, variant, str(tmp_path / "old"))
+        run.training, run.peak_rss = training, 2.14 * 2**30
+        run.cells = {path: matrix.Cell(i % 2 == 0, f"{path}: a | b, 1.0e-05")
+                     for i, path in enumerate(matrix.PATHS)}
+        rows.append(run)
+    table = matrix.markdown(rows)
+    (tmp_path / "new").mkdir()
+    kept = matrix.ModelRun(spec, "pas", str(tmp_path / "new"))
+    kept.cells = {path: matrix.Cell(True, "re-run") for path in matrix.PATHS}
+    kept.save()
+    assert matrix.carry_over(table, str(tmp_path / "new")) == ["small_vgg_cas", "yolox_spd"]
+    runs = [matrix.ModelRun(r.spec, r.variant, str(tmp_path / "new")) for r in rows]
+    assert all(run.load() for run in runs)
+    lines = matrix.markdown(runs).splitlines()
+    assert [lines[i] for i in (-3, -1)] == [table.splitlines()[i] for i in (-3, -1)]
+    assert "| ok: re-run |" in lines[-2]
