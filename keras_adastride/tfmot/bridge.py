@@ -226,46 +226,60 @@ def _input_layer_of(tensor):
     return tensor._keras_history[0]
 
 
-def _convert_model(model, target):
-    if isinstance(model, (keras.Sequential, tf_keras.Sequential)) and not model.built:
-        raise ValueError(f"model {model.name!r} is not built: give it an Input first.")
+def _rebuild(model, keras_module, replace):
+    """A ``keras_module`` functional model with ``model``'s graph, node by node, each layer
+    replaced by ``replace(layer)`` -> ``(new layer, set_weights(new) or None)``, asked once per
+    layer (a shared layer stays shared; its weights are set after its first call), or
+    ``(None, None)`` to drop the layer (its output is then its first input)."""
     graph = _Graph(model)
-    tensors = {}  # id(source tensor) -> target tensor
+    tensors = {}  # id(source tensor) -> new tensor
 
     def new_input(t):
         shape = tuple(t.shape)
-        x = target.keras.Input(
+        x = keras_module.Input(
             shape=shape[1:], batch_size=shape[0], dtype=tf.as_dtype(t.dtype).name, name=_input_layer_of(t).name
         )
         tensors[id(t)] = x
         return x
 
     inputs = tf.nest.map_structure(new_input, graph.inputs(), expand_composites=False)
-    converted = {}  # id(source layer) -> target layer
+    replaced = {}  # id(source layer) -> (new layer, weight setter)
     for node in graph.nodes():
         layer = graph.operation(node)
         if type(layer).__name__ == "InputLayer":
             continue
+        args, kwargs, outputs = graph.call(node)
+        swap = lambda x: tensors[id(x)] if graph.is_symbolic(x) else x  # noqa: E731
+        args = tf.nest.map_structure(swap, list(args))
+        kwargs = tf.nest.map_structure(swap, dict(kwargs))
+        first_call = id(layer) not in replaced
+        if first_call:
+            replaced[id(layer)] = replace(layer)
+        new, set_weights = replaced[id(layer)]
+        results = [args[0]] if new is None else tf.nest.flatten(new(*args, **kwargs))
+        if first_call and set_weights is not None:
+            set_weights(new)
+        for old, fresh in zip(outputs, results):
+            tensors[id(old)] = fresh
+    outputs = tf.nest.map_structure(lambda t: tensors[id(t)], graph.outputs())
+    return keras_module.Model(inputs, outputs, name=model.name)
+
+
+def _convert_model(model, target):
+    if isinstance(model, (keras.Sequential, tf_keras.Sequential)) and not model.built:
+        raise ValueError(f"model {model.name!r} is not built: give it an Input first.")
+
+    def replace(layer):
         if not isinstance(layer, (keras.layers.Layer, tf_keras.layers.Layer)):
             raise ValueError(
                 f"{target.name} bridge: cannot carry the operation {layer.name!r} of type "
                 f"{type(layer).__name__} (an op applied to symbolic tensors): use a layer."
             )
-        args, kwargs, outputs = graph.call(node)
-        swap = lambda x: tensors[id(x)] if graph.is_symbolic(x) else x  # noqa: E731
-        args = tf.nest.map_structure(swap, list(args))
-        kwargs = tf.nest.map_structure(swap, dict(kwargs))
-        first_call = id(layer) not in converted
-        if first_call:
-            converted[id(layer)] = _convert_layer(layer, target)
-        new = converted[id(layer)]
-        results = tf.nest.flatten(new(*args, **kwargs))
-        if first_call and not isinstance(layer, (keras.Model, tf_keras.Model)):
-            _copy_weights(layer, new, target)
-        for old, fresh in zip(outputs, results):
-            tensors[id(old)] = fresh
-    outputs = tf.nest.map_structure(lambda t: tensors[id(t)], graph.outputs())
-    return target.keras.Model(inputs, outputs, name=model.name)
+        if isinstance(layer, (keras.Model, tf_keras.Model)):  # weights come with the model
+            return _convert_layer(layer, target), None
+        return _convert_layer(layer, target), lambda new: _copy_weights(layer, new, target)
+
+    return _rebuild(model, target.keras, replace)
 
 
 def to_tf_keras(model):

@@ -357,9 +357,8 @@ def _self_targets(model, x):
 class ModelRun:
     """Every in-process path of one builder x variant; the out-of-process ones are queued."""
 
-    def __init__(self, spec, variant, work_dir, data=None, train_steps=16, fold=FOLD_BATCH_NORMS):
+    def __init__(self, spec, variant, work_dir, data=None, train_steps=16):
         self.spec, self.variant, self.work_dir = spec, variant, work_dir
-        self.fold = fold  # qat_int8: BatchNormalizations folded into their convs first
         self.key = f"{spec.builder}_{variant}"
         self.data = data  # :func:`_data`'s; None for a run in a process of its own
         self.train_steps = train_steps  # of the QAT and pruning fits
@@ -590,7 +589,7 @@ class ModelRun:
         from keras_adastride.tfmot.tflite import tflite_op_types, tflite_outputs, to_tflite
 
         twin, scheme = self._twin(), {}
-        if self.fold:
+        if FOLD_BATCH_NORMS:
             twin, scheme = kat.fold_batch_norms(twin), dict(scheme=kat.FoldedQuantizeScheme())
         with kat.quantize_scope():
             qat = tfmot.quantization.keras.quantize_apply(kat.quantize_annotate_model(twin),

@@ -31,7 +31,7 @@ from tensorflow_model_optimization.python.core.quantization.keras.default_8bit i
 )
 
 from keras_adastride.tfmot import layers as _layers
-from keras_adastride.tfmot.bridge import _Graph
+from keras_adastride.tfmot.bridge import _rebuild
 
 _quantizers = tfmot.quantization.keras.quantizers
 _QuantizeConfig = tfmot.quantization.keras.QuantizeConfig
@@ -343,16 +343,15 @@ def _fold_target(bn):
 
 def _folded_weights(conv, bn):
     """``conv``'s (kernel, bias) with the inference-mode ``bn`` after it folded in."""
-    config = bn.get_config()
-    values = dict(zip([w.name.split("/")[-1].split(":")[0] for w in bn.weights],
-                      bn.get_weights()))
-    scale = values.get("gamma", 1.0) / np.sqrt(values["moving_variance"] + config["epsilon"])
+    gamma = 1.0 if bn.gamma is None else bn.gamma.numpy()  # None: scale=False
+    beta = 0.0 if bn.beta is None else bn.beta.numpy()  # None: center=False
+    scale = gamma / np.sqrt(bn.moving_variance.numpy() + bn.epsilon)
     kernel = conv.get_weights()[0]
     bias = conv.get_weights()[1] if conv.use_bias else np.zeros(scale.shape, kernel.dtype)
     if isinstance(conv, tf_keras.layers.DepthwiseConv2D):  # output c * multiplier + m: [.., c, m]
         scale = scale.reshape(kernel.shape[2:])
     folded = kernel * scale
-    bias = values.get("beta", 0.0) + (bias - values["moving_mean"]) * scale.ravel()
+    bias = beta + (bias - bn.moving_mean.numpy()) * scale.ravel()
     return folded.astype(kernel.dtype), bias.astype(kernel.dtype)
 
 
@@ -374,33 +373,17 @@ def fold_batch_norms(model):
         if conv is not None:
             folds[id(conv)] = layer
     folded_bns = {id(bn) for bn in folds.values()}
-    graph = _Graph(model)
-    inputs = [tf_keras.Input(shape=t.shape[1:], batch_size=t.shape[0], dtype=t.dtype,
-                             name=t._keras_history[0].name) for t in model.inputs]
-    tensors = {id(t): new for t, new in zip(model.inputs, inputs)}  # old tensor -> new
 
-    def swap(x):
-        return tensors[id(x)] if graph.is_symbolic(x) else x
-
-    for node in graph.nodes():
-        layer = graph.operation(node)
-        if isinstance(layer, tf_keras.layers.InputLayer):
-            continue
-        args, kwargs, outputs = graph.call(node)
+    def replace(layer):
         if id(layer) in folded_bns:
-            tensors[id(outputs[0])] = swap(args[0])
-            continue
+            return None, None
         config, weights = layer.get_config(), layer.get_weights()
         if id(layer) in folds:
             config["use_bias"] = True
             weights = _folded_weights(layer, folds[id(layer)])
-        new = type(layer).from_config(config)
-        results = tf.nest.flatten(new(*tf.nest.map_structure(swap, list(args)),
-                                      **tf.nest.map_structure(swap, dict(kwargs))))
-        new.set_weights(weights)
-        tensors.update({id(old): fresh for old, fresh in zip(outputs, results)})
-    outputs = tf.nest.map_structure(lambda t: tensors[id(t)], graph.outputs())
-    return tf_keras.Model(inputs, outputs, name=model.name)
+        return type(layer).from_config(config), lambda new: new.set_weights(weights)
+
+    return _rebuild(model, tf_keras, replace)
 
 
 class _KernelKeepingLayoutTransform(_layout.Default8BitQuantizeLayoutTransform):

@@ -83,7 +83,6 @@ def test_help_through_python_m_loads_no_tensorflow():
         assert flag in result.stdout
 
 
-
 @pytest.mark.parametrize("caller, seen", [(None, "1"), ("0", "0")])
 def test_commands_turn_onednn_on_unless_the_caller_chose(caller, seen):
     """TensorFlow reads TF_ENABLE_ONEDNN_OPTS once, when it loads: a command sets it first (a
@@ -100,6 +99,7 @@ def test_commands_turn_onednn_on_unless_the_caller_chose(caller, seen):
         as_library = subprocess.run([sys.executable, "-c", f"import keras_adastride; {show}"],
                                     env=env, capture_output=True, text=True, timeout=120)
         assert as_library.stdout.strip().splitlines()[-1] == "None", as_library.stderr[-2000:]
+
 
 @needs_fashion_mnist
 def test_a_failure_mid_way_keeps_the_finished_runs(tmp_path, monkeypatch):
