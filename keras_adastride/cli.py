@@ -13,7 +13,7 @@ import argparse
 import sys
 
 from keras_adastride.data.augment import AUGMENTATIONS, TRANSLATE_FACTOR
-from keras_adastride.experiments.config import RESIZE_METHODS, ComparisonConfig
+from keras_adastride.experiments.config import KERNEL_INITS, RESIZE_METHODS, ComparisonConfig
 from keras_adastride.experiments.distribute import CHOICES as DISTRIBUTE_CHOICES
 from keras_adastride.experiments.distribute import UnevenBatchesError, check_distribute, strategy
 from keras_adastride.experiments.resume import check_output
@@ -152,6 +152,12 @@ def build_parser():
     model.add_argument("--preset", help="alexnet: auto, small, small_tricks (small with batch "
                                         "norm after every conv) or torchvision (default: auto, "
                                         "torchvision from 95x95 inputs)")
+    model.add_argument(
+        "--kernel-init", choices=KERNEL_INITS,
+        help="start of the conv / dense kernels Keras draws Glorot-uniform (its default, as "
+             "keras.applications): he_normal draws them again from He-normal (He et al. 2015, "
+             "as torchvision's VGG), for deep nets without batch norm; gates and set starts "
+             "keep theirs (default: glorot_uniform)")
     model.add_argument(
         "--placements", type=_names,
         help="comma-separated sites of every non-original variant, or 'all' (default: the "

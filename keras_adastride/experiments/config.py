@@ -21,7 +21,10 @@ APPLICATIONS_PREFIX = "keras.applications."
 TASK_DEFAULT = "task default"
 #: fields for the task's model builder; None = the builder's own default. A task accepts those
 #: of its ``Task.model_options`` (the others must stay None).
-MODEL_OPTIONS = ("input_size", "width", "preset", "placements")
+MODEL_OPTIONS = ("input_size", "width", "preset", "placements", "kernel_init")
+#: ``kernel_init`` values: the names of ``keras_adastride.initializers.KERNEL_DRAWS`` (not
+#: imported: it needs Keras).
+KERNEL_INITS = ("glorot_uniform", "he_normal")
 #: fields for the task's data pipeline; None = none. A task accepts those of its
 #: ``Task.data_options``: ``classes`` (the classes kept, relabelled 0..k-1 in that order) and
 #: ``augment`` (training-image transforms, :data:`keras_adastride.data.augment.AUGMENTATIONS`).
@@ -82,6 +85,7 @@ class ComparisonConfig:
     width: float = None
     preset: str = None
     placements: tuple = None
+    kernel_init: str = None
     classes: tuple = None
     augment: tuple = None
     gate_init: str = None
@@ -174,6 +178,9 @@ class ComparisonConfig:
             value = getattr(self, name)
             if value is not None and not (isinstance(value, str) and value):
                 raise ValueError(f"{name} must be a name or None, got {value!r}.")
+        if self.kernel_init is not None and self.kernel_init not in KERNEL_INITS:
+            raise ValueError(f"kernel_init must be one of {list(KERNEL_INITS)} or None (the "
+                             f"builder's, glorot_uniform), got {self.kernel_init!r}.")
         if self.placements is not None:
             self.placements = ((self.placements,) if isinstance(self.placements, str)
                                else tuple(self.placements))
@@ -183,8 +190,9 @@ class ComparisonConfig:
 
     def builder_options(self):
         """Keyword arguments for the builder beyond the variant and gates: ``alpha`` (``width``),
-        ``preset``, ``placements`` ("all" or a list of sites); only those that are set."""
-        options = {"alpha": self.width, "preset": self.preset,
+        ``preset``, ``placements`` ("all" or a list of sites), ``kernel_init`` (for
+        :func:`~keras_adastride.experiments.train.build_model`); only those that are set."""
+        options = {"alpha": self.width, "preset": self.preset, "kernel_init": self.kernel_init,
                    "placements": None if self.placements is None else (
                        "all" if self.placements == ("all",) else list(self.placements))}
         return {name: value for name, value in options.items() if value is not None}

@@ -126,8 +126,11 @@ def build_model(model_name, variant, input_shape, num_classes, gate_options=None
     CAS / PAS layers only, so variants without gates ignore them.
 
     ``builder_options`` (:meth:`ComparisonConfig.builder_options`): ``alpha`` (width
-    multiplier), ``preset`` (builders with a ``preset`` argument: AlexNet) and ``placements``
-    (given to every variant but "original", which replaces no site).
+    multiplier), ``preset`` (builders with a ``preset`` argument: AlexNet), ``placements``
+    (given to every variant but "original", which replaces no site) and ``kernel_init``:
+    "he_normal" draws the built model's Glorot-drawn kernels again from He-normal
+    (:func:`keras_adastride.initializers.redraw_default_kernels`); "glorot_uniform" / None keep
+    them as built.
 
     With ``convert`` (always for a ``keras.applications.<Name>`` model, see
     :func:`application_model`), "original" is the original model and any other variant is
@@ -141,6 +144,7 @@ def build_model(model_name, variant, input_shape, num_classes, gate_options=None
 
     options = dict(builder_options or {})
     placements = options.pop("placements", None)
+    kernel_init = options.pop("kernel_init", None)
     if convert or model_name.startswith(APPLICATIONS_PREFIX):
         if model_name.startswith(APPLICATIONS_PREFIX):
             if options:
@@ -150,6 +154,7 @@ def build_model(model_name, variant, input_shape, num_classes, gate_options=None
         else:
             original = build_model(model_name, "original", input_shape, num_classes,
                                    builder_options=options)
+        _redraw_kernels(original, kernel_init)
         if variant == "original":
             return original
         from keras_adastride import convert as retrofit
@@ -164,8 +169,19 @@ def build_model(model_name, variant, input_shape, num_classes, gate_options=None
                          f"got preset={options['preset']!r}.")
     if variant != "original" and placements is not None:
         options["placements"] = placements
-    return builder(input_shape=input_shape, num_classes=num_classes, downsampling=variant,
-                   gate_options=gate_options, **options)
+    return _redraw_kernels(builder(input_shape=input_shape, num_classes=num_classes,
+                                   downsampling=variant, gate_options=gate_options, **options),
+                           kernel_init)
+
+
+def _redraw_kernels(model, kernel_init):
+    """``model``, its Glorot-drawn kernels drawn again from ``kernel_init`` unless that is the
+    builders' own Glorot-uniform (or None)."""
+    from keras_adastride.initializers import redraw_default_kernels
+
+    if kernel_init not in (None, "glorot_uniform"):
+        redraw_default_kernels(model, kernel_init)
+    return model
 
 
 #: the smallest height / width keras.applications networks accept.

@@ -74,8 +74,8 @@ SETTLE_COUNT = 512
 class Recipe:
     """A row's float training where it differs from the defaults above: ``images`` training
     images (None: :func:`run_matrix`'s ``train_count``), the held-out ``accuracy`` to reach,
-    ``max_epochs``; ``he_init``: every built-in ``Conv2D`` / ``Dense`` kernel drawn from
-    He-normal before training (:func:`_he_init`). Detection: ``max_epochs`` epochs of the YOLOX
+    ``max_epochs``; ``he_init``: every Glorot-drawn ``Conv2D`` / ``Dense`` kernel drawn
+    again from He-normal before training (:func:`keras_adastride.initializers.redraw_default_kernels`). Detection: ``max_epochs`` epochs of the YOLOX
     loss on ``images`` canvases."""
 
     images: int = None
@@ -288,32 +288,16 @@ def _calibrate_ranges(qat, x, passes=2):
         w.assign(value)
 
 
-def _he_init(model, seed=0):
-    """Every built-in ``Conv2D`` / ``Dense`` kernel := a He-normal draw (ours keep theirs: the
-    CAS / SPD-Conv kernels start as the op they replace).
-
-    The builders use Keras' default Glorot-uniform (as ``keras.applications``), which halves the
-    signal's variance at every ReLU layer: through VGG16's 16 layers without BatchNormalization
-    its softmax outputs start with a standard deviation of 2e-6 with SPD-Conv (1.4e-5 original)
-    and Adam never left the constant prediction (He et al. 2015 trained such nets with this
-    init)."""
-    import keras
-
-    draw = keras.initializers.HeNormal(seed=seed)
-    for layer in model.layers:  # not their sublayers: a SpaceToDepthConv holds a Conv2D
-        if type(layer) in (keras.layers.Conv2D, keras.layers.Dense):
-            layer.kernel.assign(draw(layer.kernel.shape))
-
-
 def _train(model, x, targets, validation, loss, recipe=Recipe()):
     """Adam (Keras defaults), batches of 32, epoch by epoch (BatchNormalization statistics
     settled after each): at least :data:`MIN_TRAIN_EPOCHS`, then while the accuracy on
     ``validation`` (x, targets) is under ``recipe.accuracy``, up to ``recipe.max_epochs``.
     Returns (epochs, last validation accuracy, training images)."""
     from keras_adastride.experiments.batch_norm import settle_batch_norms
+    from keras_adastride.initializers import redraw_default_kernels
 
     if recipe.he_init:
-        _he_init(model)
+        redraw_default_kernels(model, "he_normal")
     model.compile("adam", loss, metrics=["accuracy"])
     epochs, accuracy = 0, 0.0
     while epochs < MIN_TRAIN_EPOCHS or (accuracy < recipe.accuracy

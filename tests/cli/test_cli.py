@@ -158,6 +158,7 @@ BAD_VALUES = [
                                                  "'original' for fashion_mnist images (28, 28, 1)"),
     (["--model", "vgg11", "--width", "0"], "width must be > 0 or None, got 0.0"),
     (["--gate-init", "zeros"], "gate_init='zeros'"),
+    (["--kernel-init", "orthogonal"], "argument --kernel-init: invalid choice: 'orthogonal'"),
     (["--placements", "block9_pool"], "placements=['block9_pool']"),
     (["--resize", "nearest"], "argument --resize: invalid choice: 'nearest'"),
     (["--variants", "cas,foo"], "cannot be built with variant 'foo'"),

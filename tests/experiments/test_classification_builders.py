@@ -116,6 +116,29 @@ def test_gate_options_and_placements_reach_every_adaptive_layer(model, variant, 
     keras.backend.clear_session()
 
 
+@pytest.mark.parametrize("convert", [False, True])
+def test_kernel_init_he_normal_redraws_the_built_kernels(convert):
+    # VGG11 at width 0.25 on 32x32: every conv / dense kernel with He's std sqrt(2 / fan_in);
+    # "glorot_uniform" keeps the built draw, std sqrt(2 / (fan_in + fan_out)).
+    stds = {}
+    for kernel_init in ("glorot_uniform", "he_normal"):
+        keras.utils.set_random_seed(0)
+        config = ComparisonConfig(model="vgg11", width=0.25, kernel_init=kernel_init,
+                                  convert=("cas",) if convert else None)
+        built = build_model("vgg11", "cas", (32, 32, 1), 10, convert=convert,
+                            builder_options=config.builder_options())
+        stds[kernel_init] = {w.path: (float(np.std(w.numpy())), np.prod(w.shape[:-1]),
+                                      np.prod(w.shape) / w.shape[-2])
+                             for w in built.weights
+                             if w.path.endswith("kernel") and "gate" not in w.path}
+        keras.backend.clear_session()
+    assert len(stds["he_normal"]) == 11  # 8 convs (one in CAS) + 3 dense
+    std, fan_in, fan_out = stds["glorot_uniform"]["block2_conv1/kernel"]
+    assert std == pytest.approx(np.sqrt(2 / (fan_in + fan_out)), rel=0.1)
+    assert all(std == pytest.approx(np.sqrt(2 / fan_in), rel=0.3)
+               for std, fan_in, _ in stds["he_normal"].values())
+
+
 @pytest.mark.parametrize("changes, message", [
     ({"model": "vgg11", "input_size": 31}, r"variant 'original' for fashion_mnist images "
                                            r"\(31, 31, 1\).*>= 32"),
@@ -126,6 +149,9 @@ def test_gate_options_and_placements_reach_every_adaptive_layer(model, variant, 
     ({"model": "alexnet", "preset": "tiny"}, "preset='tiny'"),
     ({"placements": ("block9_pool",)}, "placements=\\['block9_pool'\\]"),
     ({"gate_init": "zeros"}, "gate_init='zeros'"),
+    ({"kernel_init": "zeros"}, "kernel_init must be one of \\['glorot_uniform', 'he_normal'\\]"),
+    ({"task": "segmentation", "kernel_init": "he_normal"}, "kernel_init is not an option of the "
+                                                          "segmentation task"),
     ({"gate_init": "identity", "gate_activation": "sigmoid"}, "gate_activation='sigmoid'"),
     ({"gate_width": 0}, "gate_width must be an integer >= 1"),
     ({"resize": "nearest"}, "resize must be one of \\['pad', 'bilinear'\\], got 'nearest'"),

@@ -160,26 +160,6 @@ def test_detection_scores_agree_within_the_tolerance_and_can_fail(rng):
     assert fraction == pytest.approx(638 / 640) and worst > matrix.SCORE_TOLERANCE
 
 
-def test_he_init_redraws_built_in_kernels_only():
-    # VGG16 SPD at alpha 0.25: 13 Conv2D + 3 Dense kernels redrawn with std sqrt(2 / fan_in);
-    # the SpaceToDepthConv pool sites keep their averaging kernels.
-    model = matrix.SPECS_BY_NAME["vgg16"].build("spd")
-    spd = {layer.name: layer.get_weights()[0] for layer in model.layers
-           if isinstance(layer, SpaceToDepthConv)}
-    before = {layer.name: layer.get_weights()[0] for layer in model.layers
-              if type(layer) in (keras.layers.Conv2D, keras.layers.Dense)}
-    assert len(spd) == 5 and len(before) == 16
-    matrix._he_init(model)
-    for name, kernel in before.items():
-        after = model.get_layer(name).get_weights()[0]
-        fan_in = np.prod(kernel.shape[:-1])
-        assert not np.allclose(after, kernel)
-        # Glorot's std would be sqrt(2 / (fan_in + fan_out)): 1/1.4 of this for a square conv.
-        assert after.std() == pytest.approx(np.sqrt(2 / fan_in), rel=0.2), name
-    for name, kernel in spd.items():
-        np.testing.assert_array_equal(model.get_layer(name).get_weights()[0], kernel)
-
-
 def test_detection_data_are_canvases_with_boxes():
     spec = matrix.SPECS_BY_NAME["yolox"]
     x_train, y_train, x_eval, x_val, y_val = matrix._canvases(spec, 8, 16)

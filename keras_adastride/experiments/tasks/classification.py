@@ -191,7 +191,7 @@ class ClassificationTask(Task):
     default_dataset = "fashion_mnist"
     default_model = "small_vgg"
     default_variants = ("original", "cas", "pas", "spd")
-    model_options = ("input_size", "width", "preset", "placements")
+    model_options = ("input_size", "width", "preset", "placements", "kernel_init")
     data_options = ("classes", "augment")
     example_figure = "gate_maps.png"
     #: measured: the smallest weight tried at which the default run's gates drop positions in its
