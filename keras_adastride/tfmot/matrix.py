@@ -75,8 +75,9 @@ class Recipe:
     """A row's float training where it differs from the defaults above: ``images`` training
     images (None: :func:`run_matrix`'s ``train_count``), the held-out ``accuracy`` to reach,
     ``max_epochs``; ``he_init``: every Glorot-drawn ``Conv2D`` / ``Dense`` kernel drawn
-    again from He-normal before training (:func:`keras_adastride.initializers.redraw_default_kernels`). Detection: ``max_epochs`` epochs of the YOLOX
-    loss on ``images`` canvases."""
+    again from He-normal before training
+    (:func:`keras_adastride.initializers.redraw_default_kernels`). Detection: ``max_epochs``
+    epochs of the YOLOX loss on ``images`` canvases."""
 
     images: int = None
     accuracy: float = TRAIN_ACCURACY

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from keras_adastride import models
-from keras_adastride.initializers import redraw_default_kernels
+from keras_adastride.experiments.config import KERNEL_INITS
+from keras_adastride.initializers import KERNEL_DRAWS, redraw_default_kernels
 from keras_adastride.layers import CAS, SpaceToDepthConv, StrideGate
 
 
@@ -51,3 +52,8 @@ def test_redraw_is_seeded_and_refuses_unknown_names():
             np.testing.assert_array_equal(a.numpy(), b.numpy())
     with pytest.raises(ValueError, match="`kernel_init`.*'orthogonal'"):
         redraw_default_kernels(first, "orthogonal")
+
+
+def test_the_command_line_offers_the_draws_there_are():
+    # config.KERNEL_INITS is a Keras-free copy of KERNEL_DRAWS' names (the CLI imports no Keras).
+    assert tuple(KERNEL_DRAWS) == KERNEL_INITS

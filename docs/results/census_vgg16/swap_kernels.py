@@ -30,26 +30,28 @@ def built(variant):
     return build_model("vgg16", variant, shape, 10, builder_options=config.builder_options())
 
 
+def plain(layer):
+    """The Conv2D / Dense that holds ``layer``'s kernel (CAS: its conv), or None."""
+    inner = layer.conv if isinstance(layer, CAS) else layer
+    return inner if isinstance(inner, (keras.layers.Conv2D, keras.layers.Dense)) else None
+
+
 def kernels(model):
     """{layer name: [kernel, bias]} of the plain convs / dense layers (CAS: its conv)."""
-    out = {}
-    for layer in model.layers:
-        inner = layer.conv if isinstance(layer, CAS) else layer
-        if isinstance(inner, (keras.layers.Conv2D, keras.layers.Dense)):
-            out[layer.name] = [w.numpy() for w in inner.weights]
-    return out
+    return {layer.name: [w.numpy() for w in plain(layer).weights] for layer in model.layers
+            if plain(layer) is not None}
 
 
 def load(model, weights):
     for layer in model.layers:
-        inner = layer.conv if isinstance(layer, CAS) else layer
         if layer.name in weights:
-            for w, value in zip(inner.weights, weights[layer.name]):
+            for w, value in zip(plain(layer).weights, weights[layer.name]):
                 w.assign(value)
 
 
 def train(model, label):
-    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
     history, _ = fit_run(model, data, seed=SEED, epochs=2, batch_size=128, verbose=0)
     acc = model.evaluate(data["x_test"], data["y_test"], batch_size=256, verbose=0)[1]
     spread = model.predict(data["x_test"][:256], verbose=0).std(axis=0).mean()
@@ -60,7 +62,8 @@ def train(model, label):
 
 cas_weights = kernels(built("cas"))
 orig_weights = kernels(built("original"))
-for variant, weights, whose in (("original", cas_weights, "CAS"), ("cas", orig_weights, "original")):
+for variant, weights, whose in (("original", cas_weights, "CAS"),
+                               ("cas", orig_weights, "original")):
     model = built(variant)
     load(model, weights)
     train(model, f"seed {SEED}: {variant} with the {whose} run's kernels")
