@@ -40,6 +40,14 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
+def _own_working_directory(tmp_path, monkeypatch):
+    """Each test runs in an empty folder of its own: the main job's default output
+    (``adastride_results/``, which README's first command leaves in the checkout) cannot leak
+    into a test that does not pass ``--output``."""
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(autouse=True)
 def _seed_and_policy():
     keras.utils.set_random_seed(0)
     yield

@@ -72,3 +72,36 @@ def test_inference_figures_dense_and_sparse_of_the_same_weights():
     figures = inference_figures(plain, images, labels, rounds=1)
     assert figures["sparse_ms_per_image"] is None and figures["kept_tiles"] == {}
     assert figures["effective_flops"] == count_flops(plain)
+
+
+@pytest.mark.tensorflow_only
+def test_fit_run_traces_the_train_step_once_and_trains_as_keras_alone(monkeypatch):
+    """build_before_fit: the train step is traced once (Keras alone: twice, its first trace
+    creates the optimizer's and metrics' variables), and the weights after training are those
+    of a run without it, exactly."""
+    import keras
+    import numpy as np
+
+    from keras_adastride.experiments import train
+
+    rng = np.random.default_rng(0)
+    data = dict(x_train=rng.random((24, 8, 8, 1), "float32"), y_train=rng.integers(0, 3, 24),
+                x_val=rng.random((8, 8, 8, 1), "float32"), y_val=rng.integers(0, 3, 8))
+
+    def fitted(prebuild):
+        keras.utils.set_random_seed(0)
+        model = build_model("dilated_vgg", "cas", (8, 8, 1), 3,
+                            gate_options={"target_stride": 2.0, "target_stride_weight": 1.0})
+        model.compile(optimizer=keras.optimizers.Adam(0.01), metrics=["accuracy"],
+                      loss="sparse_categorical_crossentropy", jit_compile=False)
+        traces, train_step = [], model.train_step
+        model.train_step = lambda batch: traces.append(1) or train_step(batch)
+        if not prebuild:  # Keras' own path: nothing built before fit
+            monkeypatch.setattr(train, "build_before_fit", lambda model, batch: None)
+        train.fit_run(model, data, seed=0, epochs=2, batch_size=8, verbose=0)
+        return len(traces), [w.numpy() for w in model.weights]
+
+    (once, weights), (twice, keras_weights) = fitted(True), fitted(False)
+    assert (once, twice) == (1, 2)
+    for a, b in zip(weights, keras_weights):
+        np.testing.assert_array_equal(a, b)
