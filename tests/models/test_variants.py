@@ -14,7 +14,7 @@ import pytest
 
 import keras
 
-from backend_neutral import to_numpy, value_and_gradients
+from backend_neutral import predict, repeated_value_and_gradients, to_numpy
 from keras_adastride import CAS, PAS, SpaceToDepthConv, models
 
 #: builder -> (small keyword arguments, variants)
@@ -58,9 +58,10 @@ def as_list(outputs):
 
 
 def train_step(model, x):
-    """One eager SGD step on the outputs' mean square (training mode, so BN and dropout train);
-    returns the largest weight change. Eager: tracing a whole model for ``fit`` costs more than
-    everything else in this file."""
+    """One SGD step on the outputs' mean square (training mode, so BN and dropout train);
+    returns the largest weight change. Eager on TensorFlow and torch (tracing a whole model for
+    ``fit`` costs more than everything else in this file), one ``jax.jit`` on JAX
+    (``repeated_value_and_gradients``: one compile instead of one per op)."""
     before = [to_numpy(w) for w in model.trainable_weights]
 
     def loss_fn():
@@ -68,7 +69,7 @@ def train_step(model, x):
         return (sum(keras.ops.mean(keras.ops.square(o)) for o in outputs)
                 + sum(model.losses))
 
-    loss, gradients = value_and_gradients(loss_fn, model.trainable_weights)
+    loss, gradients = repeated_value_and_gradients(loss_fn, model.trainable_weights)()
     assert np.isfinite(loss)
     assert all(g is not None for g in gradients)
     keras.optimizers.SGD(0.1).apply([keras.ops.convert_to_tensor(g) for g in gradients],
@@ -84,13 +85,13 @@ def test_variant_builds_runs_trains_and_round_trips(name, variant, tmp_path):
     if variant in EXPECTED_LAYER:  # the variant really placed its layer
         assert any(isinstance(layer, EXPECTED_LAYER[variant]) for layer in model.layers)
     x = images(model)
-    before = as_list(model(x))
+    before = predict(model, x)
     assert all(np.all(np.isfinite(o)) for o in before)
     if name in SAVED:
         path = tmp_path / "model.keras"
         model.save(path)
         restored = keras.models.load_model(path)
-        for a, b in zip(before, as_list(restored(x))):
+        for a, b in zip(before, predict(restored, x)):
             np.testing.assert_array_equal(a, b)
     assert train_step(model, x) > 0
 
