@@ -41,7 +41,8 @@ CASES = {
 HEADLESS = {"vgg11", "vgg16", "resnet50"}
 SAVED = set(CASES) - HEADLESS
 EXPECTED_LAYER = {"cas": CAS, "pas": PAS, "spd": SpaceToDepthConv}
-PARAMS = [(name, variant) for name, (_, variants) in CASES.items() for variant in variants]
+PARAMS = [pytest.param(name, variant, marks=[pytest.mark.full_width_model] * (name in HEADLESS))
+          for name, (_, variants) in CASES.items() for variant in variants]
 
 
 def build(name, variant):

@@ -221,15 +221,16 @@ def test_keras_file_loads_and_reproduces(entry):
                                    rtol=1e-4, err_msg=key)
 
 
-@per_entry
-def test_keras_file_loads_with_the_top_level_import_alone(entry):
-    """A user's `import keras_adastride` (no submodule) is enough to load every saved model."""
+def test_keras_files_load_with_the_top_level_import_alone():
+    """A user's `import keras_adastride` (no submodule) is enough to load every saved model
+    (one fresh process loads them all: the builders must stay unimported throughout)."""
     code = (
         "import sys, keras, keras_adastride\n"
-        "keras.models.load_model(sys.argv[1])\n"
-        "assert 'keras_adastride.models' not in sys.modules, 'loaded the builders'\n"
+        "for path in sys.argv[1:]:\n"
+        "    keras.models.load_model(path)\n"
+        "    assert 'keras_adastride.models' not in sys.modules, f'{path} loaded the builders'\n"
     )
-    result = subprocess.run([sys.executable, "-c", code, str(entry.keras_file)],
+    result = subprocess.run([sys.executable, "-c", code, *(str(e.keras_file) for e in ENTRIES)],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
 
