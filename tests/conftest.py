@@ -5,7 +5,9 @@ otherwise, a fixed seed per test. Backend markers (registered in setup.cfg):
 ``backend_independent`` (counts against published figures: the same numbers on every backend,
 checked once, in the TensorFlow run) on JAX and torch, ``full_width_model`` (VGG11 / VGG16 /
 ResNet-50 at full width: XLA compiles each variant anew, 10-14 s; their layer sites are those of
-small_vgg / resnet18, which JAX runs) on JAX.
+small_vgg / resnet18, which JAX runs) on JAX, ``jax_only`` (JAX's data parallelism, trained in
+subprocesses: run in the JAX lane of ``.ci/run``, beside the longer TensorFlow lane) on
+TensorFlow and torch.
 On JAX, XLA compiles with its cheap CPU pipeline (no LLVM-expensive passes, backend optimisation
 level 0): the tests' ops are tiny and each (op, shape) compiles once, so compiling is most of their
 time; this cut the JAX run from 766 s to 607 s of CPU (-21%). ``XLA_FLAGS`` set by the caller wins."""
@@ -29,7 +31,7 @@ import pytest  # noqa: E402
 #: marker -> the backends its tests run on
 BACKEND_MARKERS = {"tensorflow_only": ("tensorflow",), "saved_model_export": ("tensorflow", "jax"),
                    "backend_independent": ("tensorflow",),
-                   "full_width_model": ("tensorflow", "torch")}
+                   "full_width_model": ("tensorflow", "torch"), "jax_only": ("jax",)}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -89,7 +89,7 @@ def test_two_local_workers_agree_with_one_replica(tmp_path):
         _assert_agree(single, _result(process, tmp_path / f"worker{i}.json"), 2)
 
 
-@pytest.mark.tensorflow_only
+@pytest.mark.jax_only
 def test_jax_data_parallel_on_two_devices_agrees_with_one(tmp_path):
     """keras.distribution.DataParallel over two XLA host devices against one device, both on
     the JAX backend (its initial weights differ from TensorFlow's for the same seed)."""
@@ -176,6 +176,7 @@ def test_workers_other_than_the_chief_write_to_their_own_folder(cluster, task, e
     assert worker_output("out", "mirrored") == "out"
 
 
+@pytest.mark.tensorflow_only  # (multi-worker is TensorFlow's)
 def test_cli_rejects_a_bad_tf_config_with_a_usage_error(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TF_CONFIG", "{not json")
     output = tmp_path / "never_written"
