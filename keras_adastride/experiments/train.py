@@ -295,8 +295,9 @@ def build_before_fit(model, batch):
     ``_symbolic_build``, which it runs itself under a strategy, builds them; other backends and
     strategies are left to Keras.
     """
-    if (keras.backend.backend() == "tensorflow" and getattr(model, "_distribute_strategy", 1) is None
-            and model.optimizer is not None and hasattr(model, "_symbolic_build")):
+    keras_internals = hasattr(model, "_distribute_strategy") and hasattr(model, "_symbolic_build")
+    if (keras.backend.backend() == "tensorflow" and keras_internals
+            and model._distribute_strategy is None and model.optimizer is not None):
         model._symbolic_build(data_batch=batch)
 
 
