@@ -38,8 +38,8 @@ def plain(layer):
 
 def kernels(model):
     """{layer name: [kernel, bias]} of the plain convs / dense layers (CAS: its conv)."""
-    return {layer.name: [w.numpy() for w in plain(layer).weights] for layer in model.layers
-            if plain(layer) is not None}
+    return {layer.name: [w.numpy() for w in inner.weights] for layer in model.layers
+            if (inner := plain(layer)) is not None}
 
 
 def load(model, weights):
