@@ -41,6 +41,8 @@ def value_and_gradients(loss_fn, variables):
 
     ``loss_fn`` takes no argument and reads ``variables`` (built already) through the layers
     that own them (``layer.losses`` included: on JAX they are collected by the stateless scope).
+    Eager on TensorFlow and torch (one call: tracing would cost more than it saves); one
+    ``jax.jit`` on JAX, where eager execution compiles every op on its own.
     """
     variables = list(variables)
     backend = keras.backend.backend()
@@ -56,10 +58,7 @@ def value_and_gradients(loss_fn, variables):
         value = loss_fn()
         grads = torch.autograd.grad(value, [v.value for v in variables], allow_unused=True)
     elif backend == "jax":
-        import jax
-
-        value, grads = jax.value_and_grad(_stateless(loss_fn, variables))(
-            [v.value for v in variables])
+        return _jax_compiled(loss_fn, variables)()
     else:
         raise NotImplementedError(f"no gradient helper for the {backend!r} backend")
     return _as_numpy(value, grads)
@@ -67,11 +66,26 @@ def value_and_gradients(loss_fn, variables):
 
 def repeated_value_and_gradients(loss_fn, variables):
     """A function of no argument that returns ``value_and_gradients(loss_fn, variables)`` for
-    the variables' current values, for loops of many steps: on JAX compiled once by ``jax.jit``
-    (an eager step re-traces ``loss_fn`` op by op each time), elsewhere the eager helper."""
+    the variables' current values, for loops of many steps: compiled once (``tf.function`` on
+    TensorFlow, ``jax.jit`` on JAX) instead of running op by op each step; eager on torch."""
     variables = list(variables)
-    if keras.backend.backend() != "jax":
-        return lambda: value_and_gradients(loss_fn, variables)
+    backend = keras.backend.backend()
+    if backend == "jax":
+        return _jax_compiled(loss_fn, variables)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        @tf.function
+        def compiled():
+            with tf.GradientTape() as tape:
+                value = loss_fn()
+            return value, tape.gradient(value, variables)
+
+        return lambda: _as_numpy(*compiled())
+    return lambda: value_and_gradients(loss_fn, variables)
+
+
+def _jax_compiled(loss_fn, variables):
     import jax
 
     compiled = jax.jit(jax.value_and_grad(_stateless(loss_fn, variables)))

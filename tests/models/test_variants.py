@@ -14,7 +14,7 @@ import pytest
 
 import keras
 
-from backend_neutral import predict, repeated_value_and_gradients, to_numpy
+from backend_neutral import predict, to_numpy, value_and_gradients
 from keras_adastride import CAS, PAS, SpaceToDepthConv, models
 
 #: builder -> (small keyword arguments, variants)
@@ -58,7 +58,7 @@ def train_step(model, x):
     """One SGD step on the outputs' mean square (training mode, so BN and dropout train);
     returns the largest weight change. Eager on TensorFlow and torch (tracing a whole model for
     ``fit`` costs more than everything else in this file), one ``jax.jit`` on JAX
-    (``repeated_value_and_gradients``: one compile instead of one per op)."""
+    (``value_and_gradients``: one compile instead of one per op)."""
     before = [to_numpy(w) for w in model.trainable_weights]
 
     def loss_fn():
@@ -66,7 +66,7 @@ def train_step(model, x):
         return (sum(keras.ops.mean(keras.ops.square(o)) for o in outputs)
                 + sum(model.losses))
 
-    loss, gradients = repeated_value_and_gradients(loss_fn, model.trainable_weights)()
+    loss, gradients = value_and_gradients(loss_fn, model.trainable_weights)
     assert np.isfinite(loss)
     assert all(g is not None for g in gradients)
     keras.optimizers.SGD(0.1).apply([keras.ops.convert_to_tensor(g) for g in gradients],
