@@ -25,6 +25,16 @@ def predict(model, x):
     return [to_numpy(o) for o in keras.tree.flatten(outputs)]
 
 
+def run(fn, x):
+    """``fn(x)`` as NumPy: eager on TensorFlow and torch; on JAX one ``jax.jit`` of the whole
+    call (eager JAX compiles each op on its own: most of a layer call's time there)."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return to_numpy(jax.jit(lambda t: keras.ops.convert_to_tensor(fn(t)))(x))
+    return to_numpy(fn(x))
+
+
 def output_shape(fn, x):
     """The shape of ``fn(x)``: computed on TensorFlow and torch; on JAX by ``jax.eval_shape``,
     the shape inference of the same traced computation without XLA compiling each op anew for
