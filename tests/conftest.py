@@ -8,9 +8,12 @@ ResNet-50 at full width: XLA compiles each variant anew, 10-14 s; their layer si
 small_vgg / resnet18, which JAX runs) on JAX, ``jax_only`` (JAX's data parallelism, trained in
 subprocesses: run in the JAX lane of ``.ci/run``, beside the longer TensorFlow lane) on
 TensorFlow and torch.
-On JAX, XLA compiles with its cheap CPU pipeline (no LLVM-expensive passes, backend optimisation
-level 0): the tests' ops are tiny and each (op, shape) compiles once, so compiling is most of their
-time; this cut the JAX run from 766 s to 607 s of CPU (-21%). ``XLA_FLAGS`` set by the caller wins."""
+XLA compiles with its cheap CPU pipeline (no LLVM-expensive passes, backend optimisation
+level 0), in this process and the subprocesses it starts: the tests' ops are tiny and each (op,
+shape) compiles once, so compiling is most of their time on JAX (the JAX run: 766 s -> 607 s of
+CPU; the JAX data-parallel test's two subprocesses, which had set XLA_FLAGS without it, 135 s ->
+23 s; the JAX process of tests/backends, started from the TensorFlow run, 134 s -> 75 s for the
+test). ``XLA_FLAGS`` set by the caller wins."""
 
 import os
 
@@ -20,9 +23,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # it on. Our layers run channels_first either way (keras_adastride._backend._ChannelsLastKernels).
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-if os.environ["KERAS_BACKEND"] == "jax":  # before JAX starts XLA; subprocesses inherit it
-    os.environ.setdefault(
-        "XLA_FLAGS", "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true")
+# Before XLA starts; subprocesses inherit it (the JAX runs of tests/backends, test_distribute)
+os.environ.setdefault(
+    "XLA_FLAGS", "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true")
 
 import keras  # noqa: E402
 import pytest  # noqa: E402

@@ -94,8 +94,9 @@ def test_jax_data_parallel_on_two_devices_agrees_with_one(tmp_path):
     """keras.distribution.DataParallel over two XLA host devices against one device, both on
     the JAX backend (its initial weights differ from TensorFlow's for the same seed)."""
     pytest.importorskip("jax")
+    flags = os.environ.get("XLA_FLAGS", "")  # conftest's cheap compile pipeline, kept
     runs = {mode: _start(tmp_path / f"{mode}.json", mode, backend="jax",
-                         XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+                         XLA_FLAGS=f"{flags} --xla_force_host_platform_device_count={devices}")
             for mode, devices in (("none", 1), ("mirrored", 2))}
     single = _result(runs["none"], tmp_path / "none.json")
     # (JAX's seeded start differs from TensorFlow's: its conv1 gate keeps 69%, stride 1.20)
