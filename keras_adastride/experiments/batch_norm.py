@@ -20,9 +20,12 @@ SETTLE_IMAGES = 512
 
 
 def batch_norms(model):
-    """The ``BatchNormalization`` layers of ``model`` (nested models included)."""
+    """The ``BatchNormalization`` layers of ``model`` (nested models included), Keras 3's or
+    ``tf_keras``'s (the latter matched by class, so the JAX and torch backends never import it)."""
     return [layer for layer in model._flatten_layers()
-            if isinstance(layer, keras.layers.BatchNormalization)]
+            if isinstance(layer, keras.layers.BatchNormalization) or any(
+                cls.__name__ == "BatchNormalization" and cls.__module__.startswith("tf_keras.")
+                for cls in type(layer).__mro__)]
 
 
 def settle_batch_norms(model, images, batch_size=128):

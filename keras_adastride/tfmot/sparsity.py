@@ -32,6 +32,7 @@ import numpy as np
 import tensorflow_model_optimization as tfmot
 import tf_keras
 
+from keras_adastride.experiments.batch_norm import SETTLE_IMAGES, settle_batch_norms
 from keras_adastride.tfmot.bridge import to_tf_keras
 from keras_adastride.tfmot.layers import CUSTOM_OBJECTS
 from keras_adastride.tfmot.measure import count_nonzero_params, count_params, kernel_sparsity
@@ -53,6 +54,10 @@ def prune_constant(model, data, target_sparsity, path, *, epochs=1, batch_size=1
         frequency: steps between mask updates (seed 002: 20), at most one epoch's steps (TFMOT
             counts steps from 1: a run shorter than ``frequency`` would prune nothing).
 
+    Pruning moves the weights at once, faster than the ``BatchNormalization`` moving statistics
+    (momentum 0.99) follow; as in the main job, they are recalibrated on the first
+    :data:`SETTLE_IMAGES` training images before saving (:func:`settle_batch_norms`).
+
     Returns:
         ``{"target_sparsity", "kernel_sparsity" ({"layer/weight": zero share}), "params",
         "nonzero_params", "test_accuracy", "path"}``, all measured on the model loaded back from
@@ -73,7 +78,9 @@ def prune_constant(model, data, target_sparsity, path, *, epochs=1, batch_size=1
                    metrics=["accuracy"])
     pruned.fit(data["x_train"], data["y_train"], batch_size=batch_size, epochs=epochs,
                shuffle=True, callbacks=[sparsity.UpdatePruningStep()], verbose=verbose)
-    sparsity.strip_pruning(pruned).save(path)
+    stripped = sparsity.strip_pruning(pruned)
+    settle_batch_norms(stripped, data["x_train"][:SETTLE_IMAGES], batch_size)
+    stripped.save(path)
     saved = tf_keras.models.load_model(path, custom_objects=CUSTOM_OBJECTS, compile=False)
     predictions = saved.predict(data["x_test"], batch_size=256, verbose=0)
     return {
