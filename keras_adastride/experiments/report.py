@@ -7,7 +7,7 @@ Then parameters; FLOPs (as counted by :func:`keras_adastride.flops.count_flops`)
 process-CPU seconds per epoch and the CPU-time ratio to the reference; and each CAS / PAS
 layer's effective stride, averaged over seeds. When the runs measured inference
 (:func:`keras_adastride.experiments.train.inference_figures`), the means over seeds of the CPU time
-per test image with dense and sparse execution, the effective FLOPs, the share of test images
+per test image with dense, sparse and ``"auto"`` execution, the effective FLOPs, the share of test images
 whose prediction is the same with both, and each CAS / PAS layer's kept tile fraction.
 
 Failed runs are counted, not averaged away: ``failed_runs`` is how many runs of the variant the
@@ -28,18 +28,19 @@ import numpy as np
 from keras_adastride.experiments.stats import (fisher_exact_greater, mean_std,
                                                paired_difference_ci)
 
-INFERENCE_COLUMNS = ("dense_ms_per_image", "sparse_ms_per_image", "effective_flops",
-                     "sparse_same_predictions", "kept_tiles")
+INFERENCE_COLUMNS = ("dense_ms_per_image", "sparse_ms_per_image", "auto_ms_per_image",
+                     "effective_flops", "sparse_same_predictions", "kept_tiles")
 SHARED_COLUMNS = ("failed_runs", "failed_seeds", "failed_runs_p", "params", "flops", "seconds_per_epoch",
                   "cpu_seconds_per_epoch", "cpu_time_relative", "effective_strides",
                   *INFERENCE_COLUMNS)
 
 
 def _inference_means(runs):
-    """Means over ``runs`` of their inference figures (NaN where none measured them)."""
+    """Means over ``runs`` of their inference figures (NaN where none measured them: runs
+    recorded before ``auto_ms_per_image`` existed lack it)."""
     figures = [run.inference for run in runs if run.inference is not None]
     mean = lambda key: float(np.mean([  # noqa: E731
-        math.nan if f[key] is None else f[key] for f in figures])) if figures else math.nan
+        math.nan if f.get(key) is None else f[key] for f in figures])) if figures else math.nan
     kept = {name: float(np.mean([f["kept_tiles"][name] for f in figures]))
             for name in (figures[0]["kept_tiles"] if figures else {})}
     return {**{key: mean(key) for key in INFERENCE_COLUMNS[:-1]}, "kept_tiles": kept}
@@ -158,7 +159,7 @@ def format_table(rows, reference, metrics=("test_accuracy",)):
                "effective stride per adaptive layer"]
     inference = any(not math.isnan(row["dense_ms_per_image"]) for row in rows)
     if inference:
-        header += ["inference CPU ms/image dense / sparse", "effective FLOPs (sparse)",
+        header += ["inference CPU ms/image dense / sparse / auto", "effective FLOPs (sparse)",
                    "kept tiles per adaptive layer", "same predictions sparse/dense %"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
@@ -174,11 +175,12 @@ def format_table(rows, reference, metrics=("test_accuracy",)):
                   f"{row['cpu_seconds_per_epoch']:.2f}", f"{row['cpu_time_relative']:.2f}x",
                   strides]
         if inference:
-            sparse = "-" if math.isnan(row["sparse_ms_per_image"]) else \
-                f"{row['sparse_ms_per_image']:.3f}"
+            times = " / ".join("-" if math.isnan(row[f"{mode}_ms_per_image"]) else
+                               f"{row[f'{mode}_ms_per_image']:.3f}"
+                               for mode in ("dense", "sparse", "auto"))
             kept = ", ".join(f"{name}: {value:.2f}" for name, value in
                              row["kept_tiles"].items()) or "-"
-            cells += [f"{row['dense_ms_per_image']:.3f} / {sparse}",
+            cells += [times,
                       f"{row['effective_flops']:,.0f}", kept,
                       "-" if math.isnan(row["sparse_same_predictions"]) else
                       _percent(row["sparse_same_predictions"])]

@@ -358,7 +358,7 @@ def fit_run(model, data, *, seed, epochs, batch_size, verbose, backup_dir=None, 
     return fitted, timer
 
 
-#: rounds of the inference timing (dense and sparse alternate; the median is kept)
+#: rounds of the inference timing (dense, sparse and auto alternate; the median is kept)
 INFERENCE_ROUNDS = 3
 
 
@@ -384,16 +384,19 @@ def _timed_passes(functions, images, batch_size, rounds):
 
 
 def inference_figures(model, images, labels=None, batch_size=256, rounds=INFERENCE_ROUNDS):
-    """Inference on ``images`` with dense and with sparse execution of the same weights.
+    """Inference on ``images`` with dense, sparse and ``"auto"`` execution of the same weights.
 
-    Returns ``{"dense_ms_per_image", "sparse_ms_per_image"`` (process CPU time, every thread;
-    ``..._wall_ms_per_image``: wall time), ``"kept_tiles"`` (``{CAS/PAS layer: kept tile
-    fraction}``), ``"effective_flops"`` (per image, :func:`keras_adastride.flops.effective_flops`),
-    ``"sparse_max_abs_difference"`` (largest output difference sparse - dense),
-    ``"sparse_same_predictions"`` (share of images whose argmax agrees) and, with ``labels``,
+    Returns ``{"dense_ms_per_image", "sparse_ms_per_image", "auto_ms_per_image"`` (process CPU
+    time, every thread; ``..._wall_ms_per_image``: wall time), ``"kept_tiles"`` (``{CAS/PAS
+    layer: kept tile fraction}``), ``"effective_flops"`` (per image,
+    :func:`keras_adastride.flops.effective_flops`), ``"sparse_max_abs_difference"`` /
+    ``"auto_max_abs_difference"`` (largest output difference to dense),
+    ``"sparse_same_predictions"`` (share of images whose argmax agrees with sparse) and, with
+    ``labels``,
     ``"dense_accuracy"`` / ``"sparse_accuracy"``}``. A model without CAS / PAS has no sparse
     figures (None). Sparse execution: every CAS / PAS with ``sparse_inference=True`` while its
-    graph is traced (the model's own setting is restored).
+    graph is traced; ``"auto"``: with ``sparse_inference="auto"`` (sparse or dense per batch, by
+    the kept tile share: what a deployment would choose); the model's own setting is restored.
     """
     import tensorflow as tf
 
@@ -401,18 +404,16 @@ def inference_figures(model, images, labels=None, batch_size=256, rounds=INFEREN
 
     layers = adaptive_layers(model)
     spec = tf.TensorSpec((None, *images.shape[1:]), tf.float32)
-    functions = {"dense": tf.function(lambda x: model(x, training=False), input_signature=[spec])}
+    modes = {"dense": False, "sparse": True, "auto": "auto"} if layers else {"dense": False}
+    functions = {}
     saved = [layer.sparse_inference for layer in layers]
     try:
-        for layer, value in zip(layers, saved):
-            layer.sparse_inference = False
-        functions["dense"].get_concrete_function()
-        if layers:
+        for name, mode in modes.items():  # each mode is fixed in its own traced graph
             for layer in layers:
-                layer.sparse_inference = True
-            functions["sparse"] = tf.function(lambda x: model(x, training=False),
-                                              input_signature=[spec])
-            functions["sparse"].get_concrete_function()
+                layer.sparse_inference = mode
+            functions[name] = tf.function(lambda x: model(x, training=False),
+                                          input_signature=[spec])
+            functions[name].get_concrete_function()
     finally:
         for layer, value in zip(layers, saved):
             layer.sparse_inference = value
@@ -421,9 +422,11 @@ def inference_figures(model, images, labels=None, batch_size=256, rounds=INFEREN
     figures = {"dense_ms_per_image": 1e3 * times["dense"][0] / len(images),
                "dense_wall_ms_per_image": 1e3 * times["dense"][1] / len(images),
                "sparse_ms_per_image": None, "sparse_wall_ms_per_image": None,
+               "auto_ms_per_image": None, "auto_wall_ms_per_image": None,
                "kept_tiles": kept_tiles,
                "effective_flops": float(count_flops(model, kept_tiles)),
-               "sparse_max_abs_difference": None, "sparse_same_predictions": None}
+               "sparse_max_abs_difference": None, "auto_max_abs_difference": None,
+               "sparse_same_predictions": None}
     if labels is not None:
         figures["dense_accuracy"] = float(np.mean(outputs["dense"].argmax(-1) == labels))
         figures["sparse_accuracy"] = None
@@ -431,7 +434,10 @@ def inference_figures(model, images, labels=None, batch_size=256, rounds=INFEREN
         figures.update(
             sparse_ms_per_image=1e3 * times["sparse"][0] / len(images),
             sparse_wall_ms_per_image=1e3 * times["sparse"][1] / len(images),
+            auto_ms_per_image=1e3 * times["auto"][0] / len(images),
+            auto_wall_ms_per_image=1e3 * times["auto"][1] / len(images),
             sparse_max_abs_difference=float(np.abs(outputs["sparse"] - outputs["dense"]).max()),
+            auto_max_abs_difference=float(np.abs(outputs["auto"] - outputs["dense"]).max()),
             sparse_same_predictions=float(np.mean(
                 outputs["sparse"].argmax(-1) == outputs["dense"].argmax(-1))),
         )

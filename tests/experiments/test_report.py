@@ -85,25 +85,30 @@ def test_every_metric_of_the_task_is_summarised_and_tabled():
 
 
 def test_inference_figures_are_averaged_and_tabled(tmp_path):
-    def run(variant, seed, dense, sparse, kept):
+    def run(variant, seed, dense, sparse, kept, auto=None):
         record = _run(variant, seed, 0.8, [1.0])
         record.inference = {"dense_ms_per_image": dense, "sparse_ms_per_image": sparse,
                             "effective_flops": 100.0 * seed, "sparse_same_predictions":
                             None if sparse is None else 1.0,
                             "kept_tiles": {} if kept is None else {"cas": kept}}
+        if auto is not None:  # runs recorded before the auto timing existed lack the key
+            record.inference["auto_ms_per_image"] = auto
         return record
 
     runs = [run("original", 0, 0.2, None, None), run("original", 1, 0.4, None, None),
-            run("cas", 0, 0.5, 0.25, 0.2), run("cas", 1, 0.7, 0.35, 0.4)]
+            run("cas", 0, 0.5, 0.25, 0.2, auto=0.45), run("cas", 1, 0.7, 0.35, 0.4, auto=0.25)]
     rows, reference = summarize(runs)
     cas = rows[1]
     assert cas["dense_ms_per_image"] == pytest.approx(0.6)
     assert cas["sparse_ms_per_image"] == pytest.approx(0.3)
+    assert cas["auto_ms_per_image"] == pytest.approx(0.35)
     assert cas["kept_tiles"] == {"cas": pytest.approx(0.3)} and cas["effective_flops"] == 50.0
     assert math.isnan(rows[0]["sparse_ms_per_image"]) and rows[0]["kept_tiles"] == {}
+    assert math.isnan(rows[0]["auto_ms_per_image"])
     table = format_table(rows, reference)
-    assert "inference CPU ms/image dense / sparse" in table
-    assert "| 0.600 / 0.300 |" in table and "cas: 0.30" in table and "| 0.300 / - |" in table
+    assert "inference CPU ms/image dense / sparse / auto" in table
+    assert "| 0.600 / 0.300 / 0.350 |" in table and "cas: 0.30" in table
+    assert "| 0.300 / - / - |" in table
     write_csv(rows, tmp_path / "r.csv")
     assert "cas=0.3000" in (tmp_path / "r.csv").read_text()
     assert "inference" not in format_table(summarize([_run("a", 0, 0.5, [1.0])])[0], "a")

@@ -65,12 +65,14 @@ def test_inference_figures_dense_and_sparse_of_the_same_weights():
     assert figures["sparse_max_abs_difference"] <= 1e-5
     assert figures["sparse_accuracy"] == figures["dense_accuracy"]
     assert figures["dense_ms_per_image"] > 0 and figures["sparse_ms_per_image"] > 0
+    assert figures["auto_ms_per_image"] > 0 and figures["auto_max_abs_difference"] <= 1e-5
     assert sorted(figures["kept_tiles"]) == ["cas", "pas"]
     assert all(0 <= kept <= 1 for kept in figures["kept_tiles"].values())
     assert 0 < figures["effective_flops"]
     plain = tiny(gated=False)
     figures = inference_figures(plain, images, labels, rounds=1)
     assert figures["sparse_ms_per_image"] is None and figures["kept_tiles"] == {}
+    assert figures["auto_ms_per_image"] is None
     assert figures["effective_flops"] == count_flops(plain)
 
 
