@@ -3,12 +3,12 @@
 paired seeds), labelled from the run's recorded config, so no figure is copied by hand.
 
 Columns: test accuracy mean ± std over the seeds, the paired difference with its 95% t interval
-(as the main job computes it), seeds where the variant is ahead, runs left at chance, the
-effective stride per adaptive site (1.00 for CAS and the pool's 2.00 for PAS mean every position
-kept), CPU time per epoch against the original, and the per-seed median of sparse / dense and
-auto / dense inference time (``-`` where the run predates the measure).
+(as the main job computes it), seeds where the variant is ahead / level / behind, runs left at
+chance, the effective stride per adaptive site (1.00 for CAS and the pool's 2.00 for PAS mean
+every position kept), CPU time per epoch against the original, and the per-seed median of
+sparse / dense and auto / dense inference time (``-`` where the run predates the measure).
 
-    python docs/results/paper_tables.py > docs/results/paper_tables.md
+    python docs/results/paper_tables.py   # the table in docs/RESULTS.md
 """
 import json
 import os
@@ -81,6 +81,7 @@ def row(table, folder, variant):
                    and ("original", seed) in accuracy)
     runs = [run for run in results["runs"] if run["variant"] == variant]
     ahead = sum(accuracy[variant, s] > accuracy["original", s] for s in seeds)
+    behind = sum(accuracy[variant, s] < accuracy["original", s] for s in seeds)
     strides = ", ".join(f"{site} {value:.2f}"
                         for site, value in adaptive["effective_strides"].items())
     images = config["train_subset"] or TRAINING_IMAGES
@@ -89,7 +90,8 @@ def row(table, folder, variant):
             f"| {100 * original['test_accuracy_mean']:.2f} ± {100 * original['test_accuracy_std']:.2f} "
             f"| {100 * adaptive['test_accuracy_mean']:.2f} ± {100 * adaptive['test_accuracy_std']:.2f} "
             f"| {100 * adaptive['test_accuracy_diff']:+.2f} [{100 * adaptive['test_accuracy_ci95_low']:+.2f}, "
-            f"{100 * adaptive['test_accuracy_ci95_high']:+.2f}] | {ahead}/{len(seeds)} "
+            f"{100 * adaptive['test_accuracy_ci95_high']:+.2f}] "
+            f"| {ahead} / {len(seeds) - ahead - behind} / {behind} "
             f"| {original['failed_runs']} / {adaptive['failed_runs']} | {strides} "
             f"| {adaptive['cpu_time_relative']:.2f}x "
             f"| {median_ratio(runs, 'sparse_ms_per_image')} "
@@ -99,7 +101,7 @@ def row(table, folder, variant):
 
 def main():
     print("| paper table | layer | model | gate | training images | epochs | original test acc. % "
-          "| adaptive test acc. % | Δ % [95% CI] | seeds ahead | runs at chance (original / "
+          "| adaptive test acc. % | Δ % [95% CI] | seeds ahead / level / behind | runs at chance (original / "
           "adaptive) | effective stride | CPU time vs original | sparse / dense inference "
           "| auto / dense inference | results |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
