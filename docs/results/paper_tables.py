@@ -96,7 +96,7 @@ def row(table, folder, variant):
             f"| {adaptive['cpu_time_relative']:.2f}x "
             f"| {median_ratio(runs, 'sparse_ms_per_image')} "
             f"| {median_ratio(runs, 'auto_ms_per_image')} "
-            f"| [{folder}]({folder}/table.md) |")
+            f"| [{folder}](results/{folder}/table.md) |")
 
 
 def main():
