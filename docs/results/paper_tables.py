@@ -28,6 +28,7 @@ ROWS = [
     ("1", "table1_alexnet_random_10k", "cas"),
     ("1", "table14_alexnet_full", "cas"),
     ("1", "table1_alexnet_10k_15ep", "cas"),
+    ("1", "table1_alexnet_random_10k_15ep", "cas"),
     ("1", "table14_alexnet_10k_15ep_budget2", "cas"),
     ("1", "table1_mobilenet", "cas"),
     ("1", "table1_mobilenet_10ep", "cas"),
