@@ -14,8 +14,9 @@ import json
 import os
 import statistics
 
+from keras_adastride.experiments.tasks.classification import DATASETS
+
 ROOT = os.path.dirname(os.path.abspath(__file__))
-TRAINING_IMAGES = 59_000  # Fashion-MNIST's 60,000 less the 1,000 the main job holds out
 
 # (paper table, results folder, adaptive variant), in the order the doc reads them.
 ROWS = [
@@ -85,7 +86,8 @@ def row(table, folder, variant):
     behind = sum(accuracy[variant, s] < accuracy["original", s] for s in seeds)
     strides = ", ".join(f"{site} {value:.2f}"
                         for site, value in adaptive["effective_strides"].items())
-    images = config["train_subset"] or TRAINING_IMAGES
+    images = config["train_subset"] or (DATASETS[config["dataset"]].train_images
+                                        - config["val_subset"])  # all but the held-out images
     return (f"| {table} | {variant.upper()} | {model_label(config)} | {gate_label(config)} "
             f"| {images:,} | {config['epochs']} "
             f"| {100 * original['test_accuracy_mean']:.2f} ± {100 * original['test_accuracy_std']:.2f} "
