@@ -19,7 +19,11 @@ from keras_adastride.serving import predict_request, rest_body, xla_findings
 
 # a missing folder fails test_the_folder_holds_both_models, not the collection of every test
 ENTRIES = saved_model_entries() if (SAVED_MODELS / "models.config").is_file() else []
-IDS = [f"{e.name}_v{e.version}" for e in ENTRIES]
+def _id(entry):
+    return f"{entry.name}_v{entry.version}"
+
+
+IDS = [_id(e) for e in ENTRIES]
 per_entry = pytest.mark.parametrize("entry", ENTRIES, ids=IDS)
 
 _signatures = {}
@@ -100,17 +104,58 @@ def test_loads_and_reproduces_without_keras_adastride(tmp_path):
             assert_outputs_match(dict(outputs), entry.outputs)
 
 
-def _cli(*args):
-    result = subprocess.run(["saved_model_cli", *args], capture_output=True, text=True,
-                            timeout=120, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+#: runs each job's arguments through saved_model_cli's console-script entry point in one process
+#: (one TensorFlow import, ~5 s, instead of one per command); each job's stdout to a file
+_CLI_RUNNER = textwrap.dedent("""
+    import contextlib, json, sys
+    from tensorflow.python.tools.saved_model_cli import main
+    for args, stdout in json.loads(sys.argv[1]):
+        sys.argv = ["saved_model_cli", *args]
+        with open(stdout, "w") as out, contextlib.redirect_stdout(out):
+            try:
+                main()
+            except SystemExit as exit_:
+                if exit_.code:
+                    raise
+""")
+
+
+@pytest.fixture(scope="module")
+def saved_model_cli(tmp_path_factory):
+    """``saved_model_cli`` as its console script runs it (``saved_model_cli:main``), for every
+    entry: ``show`` of ``serving_default``, ``run`` on the recorded inputs (outputs in
+    ``<out>/<entry>``), ``scan``, and ``scan`` of a SavedModel that reads files (the scan's
+    positive control). Returns ``(stdout of (command, id), run output folder of id)``."""
+    work = tmp_path_factory.mktemp("saved_model_cli")
+    read_file = tf.Module()  # the positive control: a SavedModel that reads files
+    read_file.read = tf.function(tf.io.read_file,
+                                 input_signature=[tf.TensorSpec([], tf.string)])
+    tf.saved_model.save(read_file, str(work / "denylisted"),
+                        signatures=read_file.read.get_concrete_function())
+    jobs = {("scan", "denylisted"): ["scan", "--dir", str(work / "denylisted")]}
+    for entry in ENTRIES:
+        name = _id(entry)
+        ((key, value),) = entry.inputs.items()
+        np.save(work / f"{name}.npy", value)
+        signature = ["--dir", str(entry.export_dir), "--tag_set", "serve",
+                     "--signature_def", "serving_default"]
+        jobs[("show", name)] = ["show", *signature]
+        jobs[("run", name)] = ["run", *signature, "--inputs", f"{key}={work / name}.npy",
+                               "--outdir", str(work / "out" / name)]
+        jobs[("scan", name)] = ["scan", "--dir", str(entry.export_dir)]
+    stdout = {job: work / "_".join(job) for job in jobs}
+    result = subprocess.run(
+        [sys.executable, "-c", _CLI_RUNNER,
+         json.dumps([(args, str(stdout[job])) for job, args in jobs.items()])],
+        capture_output=True, text=True, timeout=600,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
+    return {job: path.read_text() for job, path in stdout.items()}, work / "out"
 
 
 @per_entry
-def test_saved_model_cli_show(entry):
-    text = " ".join(_cli("show", "--dir", str(entry.export_dir), "--tag_set", "serve",
-                         "--signature_def", "serving_default").split())
+def test_saved_model_cli_show(entry, saved_model_cli):
+    text = " ".join(saved_model_cli[0][("show", _id(entry))].split())
     dtypes = {np.dtype("uint8"): "DT_UINT8", np.dtype("float32"): "DT_FLOAT",
               np.dtype("int32"): "DT_INT32", np.dtype("int64"): "DT_INT64"}
     tensors = [("inputs", k, v) for k, v in entry.inputs.items()]
@@ -123,39 +168,25 @@ def test_saved_model_cli_show(entry):
 
 
 @per_entry
-def test_saved_model_cli_run(entry, tmp_path):
-    ((name, value),) = entry.inputs.items()
-    np.save(tmp_path / "inputs.npy", value)
-    _cli("run", "--dir", str(entry.export_dir), "--tag_set", "serve",
-         "--signature_def", "serving_default", "--inputs", f"{name}={tmp_path / 'inputs.npy'}",
-         "--outdir", str(tmp_path / "out"))
-    outputs = {p[:-4]: np.load(tmp_path / "out" / p) for p in os.listdir(tmp_path / "out")}
+def test_saved_model_cli_run(entry, saved_model_cli):
+    out = saved_model_cli[1] / _id(entry)
+    outputs = {p[:-4]: np.load(out / p) for p in os.listdir(out)}
     assert_outputs_match(outputs, entry.outputs)
 
 
-@pytest.fixture(scope="module")
-def denylisted_export(tmp_path_factory):
-    """Positive control for the scan: a SavedModel that reads files."""
-    path = tmp_path_factory.mktemp("denylisted")
-    module = tf.Module()
-    module.read = tf.function(tf.io.read_file, input_signature=[tf.TensorSpec([], tf.string)])
-    tf.saved_model.save(module, str(path), signatures=module.read.get_concrete_function())
-    return path
-
-
-def _scan_reports_denylisted(export_dir):
-    text = _cli("scan", "--dir", str(export_dir))
+def _scan_reports_denylisted(saved_model_cli, name):
+    text = saved_model_cli[0][("scan", name)]
     assert "denylisted ops" in text
     return "contains the following denylisted ops" in text
 
 
-def test_saved_model_cli_scan_sees_denylisted_ops(denylisted_export):
-    assert _scan_reports_denylisted(denylisted_export)
+def test_saved_model_cli_scan_sees_denylisted_ops(saved_model_cli):
+    assert _scan_reports_denylisted(saved_model_cli, "denylisted")
 
 
 @per_entry
-def test_saved_model_cli_scan_and_no_xla(entry):
-    assert not _scan_reports_denylisted(entry.export_dir)
+def test_saved_model_cli_scan_and_no_xla(entry, saved_model_cli):
+    assert not _scan_reports_denylisted(saved_model_cli, _id(entry))
     assert xla_findings(entry.export_dir) == []
 
 
