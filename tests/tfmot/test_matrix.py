@@ -234,3 +234,33 @@ def test_carried_over_rows_render_as_before(tmp_path):
     lines = matrix.markdown(runs).splitlines()
     assert [lines[i] for i in (-3, -1)] == [table.splitlines()[i] for i in (-3, -1)]
     assert "| ok: re-run |" in lines[-2]
+
+
+def test_the_header_gives_each_builders_training_recipe():
+    # every classifier whose recipe is not the default is named once, in the clause of its own
+    # recipe (images, accuracy, epochs), so the table says how each row was trained
+    header = " ".join(matrix.markdown([]).split())
+    named = []
+    for spec in matrix.SPECS:
+        recipe = spec.recipe
+        if spec.task == "detect" or not recipe.images:
+            continue
+        clause = (f"{recipe.images} images, until {recipe.accuracy:.0%}, at most "
+                  f"{recipe.max_epochs} epochs")
+        assert header.count(clause) == 1, clause
+        builders = header.split(clause)[0].rsplit(". ", 1)[-1].rsplit("; ", 1)[-1]
+        assert spec.builder in builders.rstrip(": ").split(", "), (spec.builder, builders)
+        named.append(spec.builder)
+    assert {"mobilenet", "vgg16", "resnet50"} <= set(named)
+
+
+def test_quantization_starts_from_the_trained_net_not_the_pruned_one(tmp_path):
+    # TFMOT's prune_low_magnitude wraps the twin's own layers: a twin shared by the paths came
+    # to qat_int8 50%-pruned (every QAT cell of the matrix measured a pruned net before)
+    run = matrix.ModelRun(SPEC, "mixed", str(tmp_path), data=matrix._data(SPEC, 16, 64))
+    run.run(paths=("pruning",))
+    assert run.cells["pruning"].ok, run.cells["pruning"]
+    trained = run.model.get_weights()
+    for got, expected in zip(run._twin().get_weights(), trained):
+        np.testing.assert_array_equal(got, expected)
+    assert all(np.mean(w == 0) < 0.5 for w in trained if w.ndim == 4)  # not pruned either
