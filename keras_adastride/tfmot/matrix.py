@@ -523,8 +523,9 @@ class ModelRun:
 
         twin = to_tf_keras(self.model)
         x = self.x_eval[:8]
-        diff = _max_diff(twin.predict(x, verbose=0), self.model.predict(x, verbose=0))
-        if diff > 1e-5 * _scale(self.model.predict(x, verbose=0)):
+        reference = self.model.predict(x, verbose=0)
+        diff = _max_diff(twin.predict(x, verbose=0), reference)
+        if diff > 1e-5 * _scale(reference):
             raise AssertionError(f"to_tf_keras: outputs differ by {diff:.1e}")
         return twin
 

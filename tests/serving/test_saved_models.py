@@ -17,12 +17,14 @@ from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
 from keras_adastride.serving import predict_request, rest_body, xla_findings
 
-# a missing folder fails test_the_folder_holds_both_models, not the collection of every test
-ENTRIES = saved_model_entries() if (SAVED_MODELS / "models.config").is_file() else []
+
 def _id(entry):
+    """An entry's test id and file stem: ``<name>_v<version>``."""
     return f"{entry.name}_v{entry.version}"
 
 
+# a missing folder fails test_the_folder_holds_both_models, not the collection of every test
+ENTRIES = saved_model_entries() if (SAVED_MODELS / "models.config").is_file() else []
 IDS = [_id(e) for e in ENTRIES]
 per_entry = pytest.mark.parametrize("entry", ENTRIES, ids=IDS)
 
