@@ -16,7 +16,7 @@ Fashion-MNIST images resized to its input, so that its outputs have margins):
     qat_int8    ``to_tf_keras``, ``fold_batch_norms`` (:data:`FOLD_BATCH_NORMS`; then
                 ``FoldedQuantizeScheme``),
                 ``quantize_annotate_model`` / ``quantize_apply``, activation
-                ranges calibrated (:func:`_calibrate_ranges`), a few QAT steps, int8 TFLite
+                ranges calibrated (:func:`_calibrate_ranges`), one QAT epoch (:data:`QAT_BATCH`), int8 TFLite
                 from the QAT ranges: top-1 (argmax over the last axis, per
                 position for maps) agrees with the QAT Keras model on >= 99% of the evaluation
                 images (detection: >= 99% of the anchor x class scores within 5% of their
@@ -68,6 +68,10 @@ MAX_TRAIN_EPOCHS = 15
 TRAIN_ACCURACY = 0.6
 VALIDATION_COUNT = 256
 SETTLE_COUNT = 512
+#: QAT: one epoch over the row's training images at this batch size (16 steps on 1,024 images,
+#: 144 on 9,216; the 16 steps of batch 576 that 9,216 images had before left ResNet-50 CAS at
+#: 98.8% int8 / QAT agreement, 64 steps of batch 144 gave 99.6%: docs/TFMOT.md)
+QAT_BATCH = 64
 
 
 @dataclasses.dataclass(frozen=True)
@@ -261,10 +265,10 @@ def _noise_floor(model, x, reference):
     return _agreement(model.predict(x + noise, verbose=0), reference)[1]
 
 
-def _fit(model, x, targets, steps, loss):
-    """One epoch of ``steps`` batches, Adam (Keras defaults)."""
+def _fit(model, x, targets, batch_size, loss):
+    """One epoch of batches of ``batch_size``, Adam (Keras defaults)."""
     model.compile("adam", loss)
-    model.fit(x, targets, batch_size=max(1, len(x) // steps), verbose=0, shuffle=False)
+    model.fit(x, targets, batch_size=batch_size, verbose=0, shuffle=False)
 
 
 def _calibrate_ranges(qat, x, passes=2):
@@ -347,11 +351,11 @@ def _self_targets(model, x):
 class ModelRun:
     """Every in-process path of one builder x variant; the out-of-process ones are queued."""
 
-    def __init__(self, spec, variant, work_dir, data=None, train_steps=16):
+    def __init__(self, spec, variant, work_dir, data=None, qat_batch=QAT_BATCH):
         self.spec, self.variant, self.work_dir = spec, variant, work_dir
         self.key = f"{spec.builder}_{variant}"
         self.data = data  # :func:`_data`'s; None for a run in a process of its own
-        self.train_steps = train_steps  # of the QAT and pruning fits
+        self.qat_batch = qat_batch  # of the QAT epoch
         self.training = None  # (epochs, validation accuracy) of the float training
         self.cells = {}
         self.pending = {}  # path -> job for the subprocess
@@ -586,7 +590,7 @@ class ModelRun:
                                                           **scheme)
         targets = self._train_targets(twin)
         _calibrate_ranges(qat, self.x_train[:SETTLE_COUNT])
-        _fit(qat, self.x_train, targets, self.train_steps, _loss(self.spec))
+        _fit(qat, self.x_train, targets, self.qat_batch, _loss(self.spec))
         int8 = to_tflite(qat, quantize=True)
         float_ops = sorted({name for name, dtype in tflite_op_types(int8)
                             if dtype == "float32" and name != "QUANTIZE"})
@@ -847,9 +851,10 @@ Paths:
   `kat.to_keras3`, saved as `.keras`; zeros of every pruned kernel counted on the weights loaded
   back from that file (each within 1 point of 50%).
 - **qat_int8**: `kat.to_tf_keras`, `kat.fold_batch_norms` (each BatchNormalization after a
-  Conv2D / DepthwiseConv2D folded into it; not in the rows carried over, docs/TFMOT.md),
+  Conv2D / DepthwiseConv2D folded into it),
   `kat.quantize_annotate_model` + `quantize_apply` (`scheme=kat.FoldedQuantizeScheme()`),
-  activation ranges calibrated on 512 training images, one QAT epoch (16 steps), int8 TFLite
+  activation ranges calibrated on 512 training images, one QAT epoch over the training images
+  at batch {qat_batch} (16 steps on 1,024 images, 144 on 9,216), int8 TFLite
   from the QAT ranges; top-1 (argmax over the last axis, per position for segmentation maps)
   agreement with the QAT Keras model on {eval} other real images:
   on the *decisive* positions (the QAT model's top-1 margin >= 5% of its output's range; they
@@ -857,8 +862,8 @@ Paths:
   where they differ, the largest top-1 margin of the QAT model there (how near a tie); where
   below 99%, the QAT model's agreement with itself under input noise of ±0.5/255 (half a uint8
   step: the net's own floor, docs/TFMOT.md); the ops left in float (besides the input
-  QUANTIZE). A BatchNormalization after CAS stays a float MUL + ADD; after SPD-Conv it folds
-  into the int8 conv (docs/TFMOT.md). YOLOX (detection): instead of top-1, its scores
+  QUANTIZE). A BatchNormalization after CAS or after a `SpaceToDepth` (ResNet's SPD blocks)
+  stays a float MUL + ADD; after SPD-Conv it folds into the int8 conv (docs/TFMOT.md). YOLOX (detection): instead of top-1, its scores
   σ(obj)·σ(cls) per anchor and class (what NMS ranks; `detection.decode.class_scores`) must be
   within 5% of the QAT scores' range (max - min) on >= 99% of them (boxes not compared).
 """
@@ -885,7 +890,7 @@ def markdown(runs, eval_count=256, train_count=1024):
                        recipes.items())
     lines = [HEADER.format(eval=eval_count, train=train_count, min_epochs=MIN_TRAIN_EPOCHS,
                            max_epochs=MAX_TRAIN_EPOCHS, val=VALIDATION_COUNT,
-                           accuracy=TRAIN_ACCURACY, longer=longer,
+                           accuracy=TRAIN_ACCURACY, longer=longer, qat_batch=QAT_BATCH,
                            he_init=", ".join(s.builder for s in SPECS if s.recipe.he_init),
                            detect_epochs=SPECS_BY_NAME["yolox"].recipe.max_epochs)]
     cells = [cell for run in runs for cell in run.cells.values()]
