@@ -264,3 +264,23 @@ def test_quantization_starts_from_the_trained_net_not_the_pruned_one(tmp_path):
     for got, expected in zip(run._twin().get_weights(), trained):
         np.testing.assert_array_equal(got, expected)
     assert all(np.mean(w == 0) < 0.5 for w in trained if w.ndim == 4)  # not pruned either
+
+
+def test_agreement_under_99_percent_is_decided_on_more_images(tmp_path, monkeypatch):
+    # near 99% a few hundred images cannot tell: below AGREEMENT the cell runs WIDER_COUNT
+    # Fashion-MNIST train-split images as well and all of them decide (here AGREEMENT is out of
+    # reach, so the wider check runs and the cell still fails)
+    monkeypatch.setattr(matrix, "AGREEMENT", 1.01)
+    monkeypatch.setattr(matrix, "WIDER_COUNT", 48)
+    run = matrix.ModelRun(SPEC, "mixed", str(tmp_path), data=matrix._data(SPEC, 16, 64))
+    run.run(paths=("qat_int8",))
+    cell = run.cells["qat_int8"]
+    assert not cell.ok
+    assert "with 48 train-split images" in cell.detail and "of all 64 < 101%" in cell.detail
+
+
+def test_the_wider_images_are_not_the_test_images_the_rows_use():
+    train, _ = matrix._images((28, 28, 1), 64, split="train")
+    test, _ = matrix._images((28, 28, 1), 10000)
+    flat_test = {row.tobytes() for row in test.reshape(len(test), -1)}
+    assert not any(row.tobytes() in flat_test for row in train.reshape(len(train), -1))
