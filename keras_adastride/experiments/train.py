@@ -8,6 +8,7 @@ slower here.
 """
 
 import dataclasses
+import os
 import time
 
 import keras
@@ -301,6 +302,44 @@ def build_before_fit(model, batch):
         model._symbolic_build(data_batch=batch)
 
 
+class BackupAndRestore(keras.callbacks.BackupAndRestore):
+    """``keras.callbacks.BackupAndRestore(backup_dir, double_checkpoint=True)`` that also
+    survives a kill while it writes an epoch's record (``training_metadata.json`` empty or cut
+    short). Keras falls back to the previous epoch only when the *weights* fail to load; an
+    unreadable record stopped the resumed run with ``JSONDecodeError``. Here the previous
+    epoch's backup replaces it, or, when the first epoch's was cut short, the run starts over
+    (its weights file may already hold that epoch's weights, with no record of which epoch)."""
+
+    def __init__(self, backup_dir):
+        super().__init__(backup_dir, double_checkpoint=True)
+
+    def on_train_begin(self, logs=None):
+        import shutil
+
+        if _unreadable(self._training_metadata_path):
+            if os.path.exists(self._prev_training_metadata_path) and not _unreadable(
+                    self._prev_training_metadata_path):
+                shutil.copy(self._prev_weights_path, self._weights_path)
+                shutil.copy(self._prev_training_metadata_path, self._training_metadata_path)
+            else:
+                shutil.rmtree(self.backup_dir)
+        super().on_train_begin(logs)
+
+
+def _unreadable(path):
+    """Whether the JSON file ``path`` exists but cannot be read (cut short by a kill)."""
+    import json
+
+    if not os.path.exists(path):
+        return False
+    try:
+        with open(path) as handle:
+            json.load(handle)
+    except ValueError:
+        return True
+    return False
+
+
 def fit_run(model, data, *, seed, epochs, batch_size, verbose, backup_dir=None, callbacks=(),
             augment=None):
     """``model.fit`` on ``data["x_train"], data["y_train"]`` (batches shuffled by
@@ -315,13 +354,12 @@ def fit_run(model, data, *, seed, epochs, batch_size, verbose, backup_dir=None, 
 
     ``backup_dir``: where the run in progress is saved after every epoch
     (``keras.callbacks.BackupAndRestore`` with ``double_checkpoint``: weights, optimizer state,
-    epoch; a weights file cut short by a kill falls back to the epoch before), its logs beside
+    epoch; a weights file or epoch record cut short by a kill falls back to the epoch before:
+    :class:`BackupAndRestore`), its logs beside
     it (``<backup_dir>.csv``, ``keras.callbacks.CSVLogger``); a run started again with the same
     folder continues after its last saved epoch and returns the logs of every epoch. Both are
     removed when the run ends.
     """
-    import os
-
     from keras_adastride.experiments.batch_norm import (SETTLE_IMAGES, SettleBatchNorms,
                                                         batch_norms)
     from keras_adastride.experiments.distribute import (check_data_parallel_batches,
@@ -340,7 +378,7 @@ def fit_run(model, data, *, seed, epochs, batch_size, verbose, backup_dir=None, 
             model(data["x_train"][:1], training=False)
         log_path = f"{backup_dir}.csv"
         callbacks += [keras.callbacks.CSVLogger(log_path, append=True),
-                      keras.callbacks.BackupAndRestore(backup_dir, double_checkpoint=True)]
+                      BackupAndRestore(backup_dir)]
     build_before_fit(model, dataset[0])
     with synchronized_batch_norm(model):
         fitted = model.fit(dataset, epochs=epochs, shuffle=False, callbacks=callbacks,

@@ -1,5 +1,10 @@
 """The training harness's model building: the gate budget reaches exactly the gated layers."""
 
+import os
+import shutil
+
+import keras
+import numpy as np
 import pytest
 
 from keras_adastride.experiments.compare import ComparisonConfig
@@ -107,3 +112,46 @@ def test_fit_run_traces_the_train_step_once_and_trains_as_keras_alone(monkeypatc
     assert (once, twice) == (1, 2)
     for a, b in zip(weights, keras_weights):
         np.testing.assert_array_equal(a, b)
+
+
+def _dense_model():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile("sgd", "mse")
+    return model
+
+
+def test_backup_whose_epoch_record_was_cut_short_falls_back_or_starts_over(tmp_path):
+    # a kill while BackupAndRestore writes training_metadata.json leaves it empty; Keras's
+    # own fallback covers only unreadable weights, and the resumed run died with JSONDecodeError
+    from keras_adastride.experiments.train import BackupAndRestore
+
+    backup = tmp_path / "backup"
+    model = _dense_model()
+    start = [w.copy() for w in model.get_weights()]
+    callback = BackupAndRestore(str(backup))
+    callback.set_model(model)
+    os.makedirs(backup)
+    saved = _dense_model()
+    saved.set_weights([w + 1 for w in start])
+    saved.save_weights(callback._weights_path)
+    shutil.copy(callback._weights_path, callback._prev_weights_path)
+    (backup / "training_metadata.json.bkp").write_text('{"epoch": 1, "batch": 0}')
+    saved.set_weights([w + 2 for w in start])
+    saved.save_weights(callback._weights_path)
+    (backup / "training_metadata.json").write_text("")  # the kill
+    callback.on_train_begin()  # the epoch before: its weights, and training resumes after it
+    assert model._initial_epoch == 1
+    for got, w in zip(model.get_weights(), start):
+        np.testing.assert_allclose(got, w + 1)
+
+    os.remove(callback._prev_weights_path)  # the first epoch's record cut short: start over
+    os.remove(backup / "training_metadata.json.bkp")
+    (backup / "training_metadata.json").write_text('{"epo')
+    model = _dense_model()
+    start = [w.copy() for w in model.get_weights()]
+    callback = BackupAndRestore(str(backup))
+    callback.set_model(model)
+    callback.on_train_begin()
+    assert not backup.exists() and not getattr(model, "_initial_epoch", 0)
+    for got, w in zip(model.get_weights(), start):
+        np.testing.assert_array_equal(got, w)
