@@ -74,8 +74,8 @@ TRAIN_ACCURACY = 0.6
 VALIDATION_COUNT = 256
 SETTLE_COUNT = 512
 #: QAT: one epoch over the row's training images at this batch size (16 steps on 1,024 images,
-#: 144 on 9,216; the 16 steps of batch 576 that 9,216 images had before left ResNet-50 CAS at
-#: 98.8% int8 / QAT agreement, 64 steps of batch 144 gave 99.6%: docs/TFMOT.md)
+#: 144 on 9,216): one rule for every row, not a measured gain (on ResNet-50 the QAT length moved
+#: the 256-image agreement a few images either way: docs/TFMOT.md)
 QAT_BATCH = 64
 
 
